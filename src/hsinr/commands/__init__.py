@@ -1,0 +1,1 @@
+"""One module per subcommand; each defines ``add_parser(subparsers)`` that sets ``func`` on its parser."""

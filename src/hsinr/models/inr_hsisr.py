@@ -1,0 +1,267 @@
+"""INR-HSISR: RGB → hyperspectral reconstruction with a hypernetwork that predicts a grid of pixel-wise MLPs.
+
+Zhang et al., *Implicit Neural Representation Learning for Hyperspectral Image Super-Resolution*, IEEE TGRS 61
+(2022), Sections III-A to III-C (``../shared/papers/000_f4822a8502ed7be0.txt``).
+
+    Ŷ(p) = f(X_p, γ(p); θ_cell(p)),   θ = H(X)                                  (eq. 6, 9, 10)
+
+* **Hypernetwork H** (Fig. 2–3): a 3×3 stem, ``log2(cell_size)`` stride-2 3×3 convolutions that reduce the image to
+  one feature vector per cell, a 3×3 lift to ``hyper_width`` channels, an *estimator block* of ``hyper_blocks``
+  3×3 convolutions each followed by a spatially-adaptive normalisation and ReLU, and a 1×1 convolution that emits,
+  for every cell, all weights and biases of the MLP (eq. 10).
+* **Spatially-adaptive normalisation** (SPADE-style, Sec. III-C): ``x̂·(1 + γ(c)) + β(c)`` where ``x̂`` is ``x``
+  normalised by its mean and standard deviation and ``γ, β`` are 1×1 convolutions of the downsampled stem features
+  ``c``. The statistics are *local*: taken over a ``norm_window``-cell square window around each cell (clipped at the
+  image border). With the default window (15 cells ≈ a 64×64 training patch at 4-pixel cells) training patches see
+  almost exactly instance normalisation, while the network's output at a pixel depends only on a bounded
+  neighbourhood — so tiled inference of any image equals the whole-image pass (see :meth:`receptive_radius`).
+  ``norm="instance"`` gives the whole-image statistics literally; ``norm="none"`` drops the normalisation.
+* **Pixel-wise MLP f** (eq. 9): input ``[X_p, γ(p)]`` (3 + 4N values), ``mlp_hidden_layers`` hidden layers of
+  ``mlp_width`` with Leaky-ReLU(0.1), ``out_bands`` outputs, no output activation. Every pixel of a cell uses that
+  cell's θ.
+* **Periodic spatial encoding γ** (eq. 7–8): ``cos/sin(2^k π x), cos/sin(2^k π y)``, k = 0…N−1. ``N = 0`` feeds the raw
+  coordinates (x, y) instead (Table III "w/o"). Coordinates are, by default, *cell-relative*: the pixel centre's
+  position inside its cell, in (0, 1). Each cell has its own MLP, so only the position inside the cell can
+  distinguish its pixels; cell-relative coordinates are identical for 64×64 training patches and full-size images
+  and for tiles and whole images. ``coords="image"`` follows the paper literally (centres normalised to the whole
+  image, (0, 1)²); tiles then pass their offset and the full size.
+
+The paper's grid size S (Table II: S = 2, 4, 8, 16 with 5, 4, 3, 2 downsampling layers on 64×64 patches) is the number
+of cells per side of a training patch: ``cell_size = 64 / S`` pixels (S = 16 → 4-pixel cells).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .registry import register
+
+NORMS = ("local", "instance", "none")
+COORDS = ("cell", "image")
+
+
+def periodic_encoding(x: torch.Tensor, y: torch.Tensor, frequencies: int) -> torch.Tensor:
+    """Eq. 7–8: γ(p) = [cos(2^k π x), sin(2^k π x), cos(2^k π y), sin(2^k π y)] for k = 0…N−1.
+
+    Args:
+        x, y: coordinates of the same shape ``(...)``, normally in (0, 1).
+        frequencies: N; 0 returns the raw coordinates ``[x, y]`` (Table III "w/o").
+
+    Returns:
+        ``(4N, ...)`` (or ``(2, ...)`` for N = 0), ordered by frequency k, then (cos x, sin x, cos y, sin y).
+    """
+    if frequencies == 0:
+        return torch.stack([x, y])
+    features = []
+    for k in range(frequencies):
+        w = (2.0**k) * math.pi
+        features += [torch.cos(w * x), torch.sin(w * x), torch.cos(w * y), torch.sin(w * y)]
+    return torch.stack(features)
+
+
+def encoding_channels(frequencies: int) -> int:
+    """Number of values γ(p) adds to each pixel: 4N, or 2 raw coordinates when N = 0."""
+    return 4 * frequencies if frequencies > 0 else 2
+
+
+class LocalStatsNorm(nn.Module):
+    """Spatially-adaptive normalisation: ``x̂ · (1 + γ(c)) + β(c)``.
+
+    ``x̂`` subtracts the mean and divides by the standard deviation of each channel, taken over a ``window``×``window``
+    neighbourhood (``mode="local"``, clipped at the border), over the whole map (``"instance"``), or not at all
+    (``"none"``, then only the modulation is applied).
+    """
+
+    def __init__(self, channels: int, cond_channels: int, mode: str = "local", window: int = 15, eps: float = 1e-5):
+        super().__init__()
+        if mode not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {mode!r}")
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"norm_window must be a positive odd number of cells, got {window}")
+        self.mode, self.window, self.eps = mode, window, eps
+        self.gamma = nn.Conv2d(cond_channels, channels, 1)
+        self.beta = nn.Conv2d(cond_channels, channels, 1)
+
+    def _local_mean(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.window // 2
+        # A separable box filter; count_include_pad=False clips the window at the map border.
+        x = F.avg_pool2d(x, (1, self.window), stride=1, padding=(0, r), count_include_pad=False)
+        return F.avg_pool2d(x, (self.window, 1), stride=1, padding=(r, 0), count_include_pad=False)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if self.mode == "local":
+            mean = self._local_mean(x)
+            var = (self._local_mean(x * x) - mean * mean).clamp_min(0.0)
+            x = (x - mean) / torch.sqrt(var + self.eps)
+        elif self.mode == "instance":
+            x = F.instance_norm(x, eps=self.eps)
+        return x * (1.0 + self.gamma(cond)) + self.beta(cond)
+
+
+class INRHSISR(nn.Module):
+    """The INR-HSISR model: RGB ``(N, 3, H, W)`` in [0, 1] → HSI ``(N, out_bands, H, W)``, any H, W.
+
+    Args:
+        out_bands: spectral bands produced (31 for 400–700 nm every 10 nm).
+        cell_size: pixels per side of a parameter-grid cell, a power of two (paper's S = 64 / cell_size).
+        frequencies: N of the periodic encoding (0 = raw coordinates).
+        coords: ``"cell"`` (cell-relative, default) or ``"image"`` (normalised to the whole image).
+        mlp_width, mlp_hidden_layers: width and number of hidden layers of the pixel-wise MLP.
+        hyper_width, hyper_blocks: channels and number of 3×3 conv blocks of the estimator.
+        stem_width: channels of the stem and downsampling convolutions.
+        norm, norm_window: normalisation of the estimator (see module docstring); window in cells, odd.
+    """
+
+    input_keys = ("rgb",)
+
+    def __init__(
+        self,
+        out_bands: int = 31,
+        cell_size: int = 4,
+        frequencies: int = 5,
+        coords: str = "cell",
+        mlp_width: int = 64,
+        mlp_hidden_layers: int = 4,
+        hyper_width: int = 1024,
+        hyper_blocks: int = 5,
+        stem_width: int = 64,
+        norm: str = "local",
+        norm_window: int = 15,
+    ):
+        super().__init__()
+        if cell_size < 1 or cell_size & (cell_size - 1):
+            raise ValueError(f"cell_size must be a power of two, got {cell_size}")
+        if coords not in COORDS:
+            raise ValueError(f"coords must be one of {COORDS}, got {coords!r}")
+        if frequencies < 0 or mlp_hidden_layers < 1:
+            raise ValueError("frequencies must be ≥ 0 and mlp_hidden_layers ≥ 1")
+        self.out_bands, self.cell_size, self.frequencies, self.coords = out_bands, cell_size, frequencies, coords
+        self.norm, self.norm_window, self.hyper_blocks = norm, norm_window, hyper_blocks
+        self.downsampling_layers = int(math.log2(cell_size))
+
+        self.stem = nn.Conv2d(3, stem_width, 3, padding=1)
+        self.down = nn.ModuleList(
+            nn.Conv2d(stem_width, stem_width, 3, stride=2, padding=1) for _ in range(self.downsampling_layers)
+        )
+        self.lift = nn.Conv2d(stem_width, hyper_width, 3, padding=1)
+        self.blocks = nn.ModuleList(nn.Conv2d(hyper_width, hyper_width, 3, padding=1) for _ in range(hyper_blocks))
+        self.norms = nn.ModuleList(
+            LocalStatsNorm(hyper_width, stem_width, norm, norm_window) for _ in range(hyper_blocks)
+        )
+
+        in_features = 3 + encoding_channels(frequencies)
+        sizes = [in_features] + [mlp_width] * mlp_hidden_layers + [out_bands]
+        self.layer_shapes = list(zip(sizes[:-1], sizes[1:]))  # (fan_in, fan_out) of each MLP layer
+        self.mlp_parameters = sum(i * o + o for i, o in self.layer_shapes)
+        self.head = nn.Conv2d(hyper_width, self.mlp_parameters, 1)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    def hypernetwork(self, rgb: torch.Tensor) -> torch.Tensor:
+        """H(X) (eq. 6, 10): ``(N, 3, H, W)`` with H, W multiples of ``cell_size`` → θ ``(N, P, H/c, W/c)``."""
+        cond = F.relu(self.stem(rgb))
+        for conv in self.down:
+            cond = F.relu(conv(cond))
+        x = F.relu(self.lift(cond))
+        for conv, norm in zip(self.blocks, self.norms):
+            x = F.relu(norm(conv(x), cond))
+        return self.head(x)
+
+    def pixel_inputs(
+        self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None
+    ) -> torch.Tensor:
+        """``[X_p, γ(p)]`` for every pixel: ``(N, 3 + 4N_f, H, W)``; coordinates computed for this call's size."""
+        n, _, h, w = rgb.shape
+        dev, dt = rgb.device, rgb.dtype
+        if self.coords == "cell":
+            c = self.cell_size
+            ys = ((torch.arange(h, device=dev, dtype=dt) + origin[0]) % c + 0.5) / c
+            xs = ((torch.arange(w, device=dev, dtype=dt) + origin[1]) % c + 0.5) / c
+        else:
+            full_h, full_w = full_size or (h, w)
+            ys = (torch.arange(h, device=dev, dtype=dt) + origin[0] + 0.5) / full_h
+            xs = (torch.arange(w, device=dev, dtype=dt) + origin[1] + 0.5) / full_w
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+        enc = periodic_encoding(grid_x, grid_y, self.frequencies)
+        return torch.cat([rgb, enc.unsqueeze(0).expand(n, -1, -1, -1)], dim=1)
+
+    def evaluate_mlps(self, inputs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """f(·; θ_cell) (eq. 9) on every pixel of every cell with one batched matrix product per layer.
+
+        Args:
+            inputs: ``(N, F, H, W)`` per-pixel MLP inputs, H, W multiples of ``cell_size``.
+            theta: ``(N, P, H/c, W/c)`` MLP parameters of each cell.
+        Returns:
+            ``(N, out_bands, H, W)``.
+        """
+        n, f, h, w = inputs.shape
+        c = self.cell_size
+        gh, gw = h // c, w // c
+        # (N, F, gh, c, gw, c) → (N·gh·gw, c·c, F): the pixels of one cell form one row block.
+        x = inputs.reshape(n, f, gh, c, gw, c).permute(0, 2, 4, 3, 5, 1).reshape(n * gh * gw, c * c, f)
+        params = theta.permute(0, 2, 3, 1).reshape(n * gh * gw, -1)
+        offset = 0
+        last = len(self.layer_shapes) - 1
+        for index, (fan_in, fan_out) in enumerate(self.layer_shapes):
+            weight = params[:, offset : offset + fan_in * fan_out].reshape(-1, fan_in, fan_out)
+            offset += fan_in * fan_out
+            bias = params[:, offset : offset + fan_out].unsqueeze(1)
+            offset += fan_out
+            # Scale by 1/sqrt(fan_in) so that predicted weights of unit size give unit-size activations.
+            x = torch.baddbmm(bias, x, weight, alpha=fan_in**-0.5)
+            if index < last:
+                x = F.leaky_relu(x, 0.1)
+        return x.reshape(n, gh, gw, c, c, self.out_bands).permute(0, 5, 1, 3, 2, 4).reshape(n, -1, h, w)
+
+    def forward(
+        self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None
+    ) -> torch.Tensor:
+        """Reconstruct ``(N, out_bands, H, W)`` from ``(N, 3, H, W)``.
+
+        Sizes that are not multiples of ``cell_size`` are padded (edge replication) and cropped back. ``origin`` and
+        ``full_size`` place a tile inside a larger image (used by tiled inference; only ``coords="image"`` and the
+        cell phase depend on them). ``origin`` must be a multiple of ``cell_size``.
+        """
+        h, w = rgb.shape[-2:]
+        c = self.cell_size
+        pad_h, pad_w = (-h) % c, (-w) % c
+        if pad_h or pad_w:
+            rgb = F.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
+        theta = self.hypernetwork(rgb)
+        out = self.evaluate_mlps(self.pixel_inputs(rgb, origin, full_size or (h, w)), theta)
+        return out[..., :h, :w]
+
+    # ----------------------------------------------------------------------------------------------------------------
+    def receptive_radius(self) -> int | None:
+        """Pixels of context on each side that determine one output pixel; ``None`` when unbounded (instance norm).
+
+        Conservative count, rounded up to a multiple of ``cell_size``: stem and downsampling convolutions at pixel
+        level, then the lift and per estimator block one 3×3 convolution plus, for local normalisation, the window
+        radius, all in cells, plus one cell for the pixels' position inside their cell.
+        """
+        if self.norm == "instance":
+            return None
+        c = self.cell_size
+        pixel_level = 1 + sum(2**i for i in range(self.downsampling_layers))  # stem + strided 3×3 convs
+        window = self.norm_window // 2 if self.norm == "local" else 0
+        cells = 1 + self.hyper_blocks * (1 + window) + 1  # lift conv, blocks (3×3 conv + window), the cell itself
+        radius = pixel_level + cells * c
+        return int(math.ceil(radius / c) * c)
+
+    def extra_macs(self, height: int, width: int) -> int:
+        """Multiply-accumulates of the pixel-wise MLPs (not visible to conv/linear hooks) for one H×W image."""
+        return height * width * sum(i * o for i, o in self.layer_shapes)
+
+    @property
+    def alignment(self) -> int:
+        """Tile origins must be multiples of this many pixels for tiles to reproduce the whole-image pass."""
+        return self.cell_size
+
+
+@register("inr_hsisr")
+def build_inr_hsisr(**args) -> INRHSISR:
+    """Registry builder; see :class:`INRHSISR` for the arguments."""
+    return INRHSISR(**args)
