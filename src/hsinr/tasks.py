@@ -128,6 +128,12 @@ class SpectralSRTask:
         data = config["data"]
         kind, root = prepare_data_root(data, self.run_dir)
         self.items = discover(kind, root)
+        if data.get("scenes"):  # restrict to the listed scenes (e.g. to keep overlapping crops out)
+            wanted = set(data["scenes"])
+            unknown = sorted(wanted - {item.name for item in self.items})
+            if unknown:
+                raise ConfigError(f"data.scenes names scenes not found in {root}: {', '.join(unknown)}")
+            self.items = [item for item in self.items if item.name in wanted]
         self.wavelengths = config_wavelengths(data)
         self.response = resolve_response(data["response"], self.wavelengths) if data.get("response") else None
         self.scenes = SceneCache(self.items, srf=self.response)

@@ -163,7 +163,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             loss, _ = task.loss(train_model, batch)
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"epoch {epoch + 1}, step {step + 1}: loss is {float(loss)}; stopped. "
+                    f"epoch {epoch + 1}, step {step + 1}: loss is {float(loss.detach())}; stopped. "
                     f"The last good checkpoint is {run_dir / LAST} (lower train.lr or check the data)"
                 )
             optimizer.zero_grad(set_to_none=True)
@@ -205,9 +205,9 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
 def _fit_closed_form(model, spec, meta, task, run_dir, world) -> dict:
     """Fit a closed-form model (least squares) on the training pairs, validate, write ``best.pt`` = ``last.pt``."""
     started = time.monotonic()
-    fit = getattr(model, "fit_pairs", None)
-    if fit is not None:
-        fit(task.train_pairs())
+    from .models.least_squares import fit_from_pairs
+
+    fit_from_pairs(model, task.train_pairs())
     summary = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "closed form"}
     if world.main:
         val = task.validate(model, "val")

@@ -158,6 +158,18 @@ class INRHSISR(nn.Module):
         self.layer_shapes = list(zip(sizes[:-1], sizes[1:]))  # (fan_in, fan_out) of each MLP layer
         self.mlp_parameters = sum(i * o + o for i, o in self.layer_shapes)
         self.head = nn.Conv2d(hyper_width, self.mlp_parameters, 1)
+        self._init_head()
+
+    def _init_head(self) -> None:
+        """Start every cell from the same well-scaled MLP: the head's bias holds unit-variance weights (scaled by
+        1/sqrt(fan_in) in :meth:`evaluate_mlps`) and zero biases; its 1×1 weights start small, so the hypernetwork
+        first learns a shared mapping and then how the image should modulate it."""
+        with torch.no_grad():
+            self.head.weight.mul_(0.1)
+            parts = []
+            for fan_in, fan_out in self.layer_shapes:
+                parts += [torch.empty(fan_in * fan_out).uniform_(-math.sqrt(3), math.sqrt(3)), torch.zeros(fan_out)]
+            self.head.bias.copy_(torch.cat(parts))
 
     # ----------------------------------------------------------------------------------------------------------------
     def hypernetwork(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,147 @@
+"""Benchmarks: several methods, one dataset, one protocol → a Table-I-style table, figures and JSON.
+
+A benchmark config is a training config (``data``, ``train``, ``seed``) plus::
+
+    methods:                          # trained one after the other with the same data, split and budget
+      - label: Linear LS
+        model: {name: linear_ls}
+      - label: INR-HSISR
+        model: {name: inr_hsisr, args: {cell_size: 4, frequencies: 5}}
+        train: {lr: 1.0e-4}            # optional per-method overrides
+    folds:                            # optional: explicit splits, e.g. leave-one-scene-out; else data.split
+      - {train: [a, b], val: [], test: [c]}
+    evaluate: {tile: 512, figures: true}
+
+Every method of a fold trains on the same scenes with the same patches (same seed) and the same budget
+(``train.epochs`` and/or ``train.max_minutes``) and is evaluated on the fold's whole test images. The table reports,
+per method, the mean over all test scenes of all folds (each scene is tested exactly once), the parameter count,
+multiply-accumulates per pixel, inference milliseconds per megapixel and training seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint
+from .complexity import count_parameters, macs_per_pixel
+from .config import deep_merge, save_config
+from .data import save_split
+from .errors import ConfigError
+from .evaluate import evaluate_models, mean_by_method
+from .report import band_grid_figure, spectra_figure, write_table
+from .tasks import make_task
+from .train import train
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a label."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "method"
+
+
+def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, reuse: bool = True) -> dict:
+    """Train and evaluate every method of ``config`` into ``out_dir``; returns ``{"rows", "per_scene", ...}``.
+
+    With ``reuse`` a method whose ``best.pt`` already exists in its run folder is not trained again (so an
+    interrupted benchmark continues where it stopped).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    methods = config.get("methods") or []
+    if not methods:
+        raise ConfigError("the benchmark config lists no methods")
+    labels = [m.get("label") or m["model"]["name"] for m in methods]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"method labels must be unique: {labels}")
+    base = {k: v for k, v in config.items() if k not in ("methods", "folds", "evaluate")}
+    folds = config.get("folds") or [None]
+    eval_cfg = config.get("evaluate") or {}
+    save_config(config, out_dir / "benchmark.yaml")
+
+    per_scene, extras, figures_done = [], {}, False
+    for fold_index, fold in enumerate(folds):
+        fold_dir = out_dir / (f"fold{fold_index}" if len(folds) > 1 else "")
+        models, train_seconds = {}, {}
+        for label, method in zip(labels, methods):
+            run_dir = fold_dir / "runs" / slug(label)
+            mconfig = deep_merge(base, {"model": method["model"], "train": method.get("train") or {}})
+            if method.get("data"):
+                mconfig = deep_merge(mconfig, {"data": method["data"]})
+            if fold is not None:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                save_split(run_dir / "split.json", {k: list(fold.get(k) or []) for k in ("train", "val", "test")})
+            elif (out_dir / "split.json").exists():  # every method of the benchmark shares the first one's split
+                run_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy(out_dir / "split.json", run_dir / "split.json")
+            if not (reuse and (run_dir / "best.pt").exists()):
+                if progress:
+                    print(f"[benchmark] fold {fold_index + 1}/{len(folds)}: training {label} → {run_dir}", flush=True)
+                started = time.monotonic()
+                summary = train(mconfig, run_dir, progress=progress)
+                train_seconds[label] = summary.get("seconds", time.monotonic() - started)
+                (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+            else:
+                train_seconds[label] = json.loads((run_dir / "train_summary.json").read_text()).get("seconds") \
+                    if (run_dir / "train_summary.json").exists() else None
+            if fold is None and not (out_dir / "split.json").exists():
+                shutil.copy(run_dir / "split.json", out_dir / "split.json")
+            model, meta = load_checkpoint(run_dir / "best.pt")
+            models[label] = model
+            extras.setdefault(label, {"train_seconds": []})["train_seconds"].append(train_seconds[label] or 0.0)
+            # closed-form maps hold their fitted coefficients as buffers, not parameters
+            fitted = sum(b.numel() for b in model.buffers()) if getattr(model, "closed_form", False) else 0
+            extras[label].setdefault("params", count_parameters(model) or fitted)
+            extras[label].setdefault("macs_per_pixel", macs_per_pixel(model, 64, 64))
+        task = make_task(deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]))
+        test_pairs = task.scenes.pairs(task.split["test"])
+        if not test_pairs:
+            raise ConfigError("the test subset of the split is empty")
+        result = evaluate_models(models, test_pairs, task.srf_array(), fold_dir / "figures",
+                                 tile=int(eval_cfg.get("tile", 512)), figures=bool(eval_cfg.get("figures", True)),
+                                 stem="fold_metrics")
+        per_scene += [{"fold": fold_index, **row} for row in result["per_scene"]]
+        if not figures_done:
+            _summary_figures(out_dir, test_pairs[0], result["predictions"][test_pairs[0].name])
+            figures_done = True
+
+    rows = []
+    for mean in mean_by_method(per_scene):
+        label = mean["method"]
+        info = extras[label]
+        mean.pop("fold", None)
+        rows.append({**mean, "params": info["params"], "macs_per_pixel": info["macs_per_pixel"],
+                     "train_seconds": float(np.mean(info["train_seconds"]))})
+    protocol = protocol_of(config, len(folds))
+    write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
+    write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
+    return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
+
+
+def protocol_of(config: dict, folds: int) -> dict:
+    """The protocol lines printed above a benchmark table."""
+    data, tcfg = config["data"], config["train"]
+    budget = f"{tcfg.get('epochs')} epochs × {data.get('patches_per_epoch')} patches of {data.get('patch_size')}², batch {tcfg.get('batch_size')}"
+    if tcfg.get("max_minutes"):
+        budget += f", at most {tcfg['max_minutes']} min per method (wall clock)"
+    split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
+    return {
+        "data": f"{data.get('kind')} {data.get('root') or ''} {data.get('scenes') or ''}".strip(),
+        "RGB": f"rendered from the cubes with response {data.get('response')} (rgb = cube @ srf.T)",
+        "split": split,
+        "seed": config.get("seed", 0),
+        "budget": budget + f", Adam lr {tcfg.get('lr')}, L1 loss",
+        "crop": "whole test images, no border crop",
+        "PSNR": "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))",
+        "timing": "ms_per_mpix: CPU inference on this machine, same run for all methods (compare ratios only)",
+    }
+
+
+def _summary_figures(out_dir: Path, pair, predictions: dict) -> None:
+    band_grid_figure(out_dir / "fig5_methods.png", pair.cube, predictions, pair.wavelengths,
+                     title=f"{pair.name}: ground truth (top) and |error| of each method")
+    spectra_figure(out_dir / "spectra_methods.png", pair.cube, predictions, pair.wavelengths, title=pair.name)

@@ -1,0 +1,30 @@
+"""``hsinr benchmark CONFIG``: several methods, one dataset and protocol → Table-I-style table and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import load_config
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("benchmark", help="train and evaluate a list of methods under one protocol")
+    p.add_argument("config", help="benchmark YAML (see configs/table1_cave.yaml)")
+    p.add_argument("-o", "--out", help="output folder (default runs/<config name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.max_minutes=5")
+    p.add_argument("--retrain", action="store_true", help="train again even where a best.pt exists")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..benchmark import run_benchmark, slug
+    from ..report import format_markdown
+
+    config = load_config(args.config, args.overrides)
+    out = Path(args.out or Path("runs") / slug(config.get("name", Path(args.config).stem)))
+    result = run_benchmark(config, out, progress=not args.quiet, reuse=not args.retrain)
+    print(format_markdown(result["rows"], config.get("name"), result["protocol"]))
+    print(f"tables and figures written to {out}/")
+    return 0
