@@ -8,6 +8,8 @@ optimiser, scheduler and RNG states) and ``best.pt`` written atomically, and one
   optimiser, scheduler and RNG states are restored, so the next step's loss equals the uninterrupted run's.
 * A NaN/Inf loss stops the run with :class:`~hsinr.errors.TrainingError`; checkpoints are only written after a
   finished epoch, so the last good one stays.
+* ``train.max_minutes`` is a wall-clock budget, checked after every step: the epoch in progress then ends early and
+  is validated and saved like a full one (a resumed run starts at the next epoch).
 * Closed-form models (``closed_form = True``: least squares, training-free recovery) are fitted in one pass instead.
 * Data parallel: launched with ``torchrun --nproc_per_node K hsinr train ...`` each rank trains on every K-th batch
   of the epoch (gloo on CPU, NCCL on CUDA), gradients are averaged by DDP, and rank 0 validates and writes.
@@ -147,6 +149,14 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     budget_s = float(tcfg["max_minutes"]) * 60 if tcfg.get("max_minutes") else None
     started = time.monotonic()
     history_path = run_dir / "history.jsonl"
+
+    def over_budget() -> bool:
+        over = budget_s is not None and time.monotonic() - started >= budget_s
+        if world.world > 1:  # every rank must stop at the same step
+            flag = torch.tensor([float(over)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            over = bool(flag.item())
+        return over
     summary: dict = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "epochs"}
 
     for epoch in range(start_epoch, epochs):
@@ -172,6 +182,8 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             step += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if over_budget():  # the wall-clock budget may end an epoch early; it is then validated and saved
+                break
         scheduler.step()
         record = {"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)}
@@ -194,7 +206,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
                 tqdm.write(" ".join(f"{k}={v}" for k, v in shown.items()))
         world.barrier()
         summary.update(epochs_run=summary["epochs_run"] + 1, last=record)
-        if budget_s is not None and time.monotonic() - started >= budget_s:
+        if over_budget():
             summary["stopped"] = "time budget"
             break
     summary["best_val_psnr"] = best_score if best_score > -float("inf") else None
