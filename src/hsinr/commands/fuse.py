@@ -19,14 +19,20 @@ def add_parser(subparsers) -> None:
         description="Fuse LR-HSI + HR-MSI -> HR-HSI. The HR image must be exactly scale x the LR size, with the band "
         "counts the checkpoint was trained with; values linear as in training (16-bit PNG / 65535, 8-bit / 255).",
     )
-    p.add_argument("--hsi", required=True, type=Path, help="low-resolution hyperspectral cube (.mat, .h5, .hdr, .tif, .npy, ...)")
+    p.add_argument("--hsi", required=True, type=Path, help="low-resolution cube (.mat, .h5, .hdr, .tif, .npy, ...)")
     p.add_argument("--hsi-key", default=None, help="variable holding the LR cube (.mat/.h5/.npz), default: found")
-    p.add_argument("--msi", required=True, type=Path, help="high-resolution RGB image (.png/.jpg/.bmp) or MSI cube file")
+    p.add_argument("--msi", required=True, type=Path, help="high-resolution RGB (.png/.jpg/.bmp) or MSI cube file")
     p.add_argument("--msi-key", default=None, help="variable holding the MSI when it is a cube file")
-    p.add_argument("--model", required=True, type=Path, help="checkpoint of a fusion model (hsinr train, task fusion)")
+    p.add_argument("--model", required=True, type=Path, help="fusion checkpoint (hsinr train with task fusion)")
     p.add_argument("-o", "--output", required=True, type=Path, help="output cube file; format from the suffix")
     p.add_argument("--tile", type=int, default=256, help="tile side in HR pixels (default 256)")
-    p.add_argument("--overlap", type=int, default=32, help="overlap between tiles in HR pixels (default 32)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=32,
+        help="overlap between tiles in HR pixels (default 32); the result equals a whole-image pass when "
+        "overlap/4 >= the model's receptive radius (about 18 px for INF3 at x4, 34 px at x8)",
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=run)
 
@@ -39,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, meta = load_checkpoint(args.model)
     if tuple(getattr(model, "input_keys", ())) != ("lr_hsi", "hr_msi"):
-        raise DataError(f"{args.model}: model {meta['spec']['name']!r} is not a fusion model (it takes {model.input_keys})")
+        name = meta["spec"]["name"]
+        raise DataError(f"{args.model}: model {name!r} is not a fusion model (it takes {model.input_keys})")
     lr = read_cube(args.hsi, key=args.hsi_key).check_finite()
     if args.msi.suffix.lower() in IMAGE_SUFFIXES:
         msi = np.asarray(read_rgb(args.msi), dtype=np.float32)

@@ -1,0 +1,349 @@
+"""Fusion (INF³ paper): INFN shapes and weights, the simulation protocol, datasets, tiled fusion, baselines, CLI."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hsinr.cli import main
+from hsinr.errors import ConfigError, DataError
+from hsinr.fusion import (
+    FusionFullDataset,
+    FusionPatchDataset,
+    band_average_response,
+    blur_downsample,
+    fuse,
+    gaussian_kernel,
+    simulate_pair,
+)
+from hsinr.models import make
+from hsinr.models.inf3 import area_weights, axis_neighbours, inr_cs_weights, pixel_centres
+from hsinr.spectral import render_rgb
+
+TINY = {
+    "spectral_features": 8,
+    "spatial_features": 8,
+    "fused_features": 8,
+    "encoder_width": 8,
+    "encoder_layers": 1,
+    "mlp_hidden": [16],
+}
+SWITCHES = [
+    {},
+    {"weights": "area"},
+    {"weights": "learned"},
+    {"lr_hf": False},
+    {"hr_hf": False},
+    {"lr_hf": False, "hr_hf": False},
+    {"relative_coords": False},
+    {"upsample": "bilinear"},
+    {"upsample": "bicubic"},
+    {"upsample": "pixelshuffle"},
+]
+
+
+def tiny_inf3(scale: int = 4, bands: int = 31, **switches) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return make({"name": "inf3", "args": {"scale": scale, "hsi_bands": bands, **TINY, **switches}})
+
+
+def synthetic_cube(size: int, bands: int = 31, seed: int = 0) -> np.ndarray:
+    """Three Gaussian-bump spectra mixed by blocky abundance maps: sharp edges plus smooth spectra, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    nm = np.linspace(400, 700, bands)
+    spectra = np.stack([0.2 + 0.7 * np.exp(-((nm - c) ** 2) / (2 * 40.0**2)) for c in (450, 550, 650)])
+    blocks = rng.random((3, size // 8, size // 8))
+    abundance = np.kron(blocks, np.ones((8, 8)))[:, :size, :size]
+    abundance /= abundance.sum(axis=0, keepdims=True)
+    return np.einsum("khw,kc->hwc", abundance, spectra).astype(np.float32)
+
+
+def test_pixel_centres_follow_eq2():
+    assert torch.allclose(pixel_centres(4), torch.tensor([-0.75, -0.25, 0.25, 0.75]))
+
+
+def test_axis_neighbours_interior_and_border():
+    rows = axis_neighbours(16, 4)
+    # HR pixel 5 sits at u = 5.5/4 - 0.5 = 0.875 LR pixels: neighbours 0 and 1, nearest (containing) LR pixel 1.
+    assert (int(rows.index[0][5]), int(rows.index[1][5]), int(rows.nearest[5])) == (0, 1, 1)
+    assert rows.offset[0][5].item() == pytest.approx(0.875) and rows.offset[1][5].item() == pytest.approx(-0.125)
+    # HR pixel 0 at u = -0.375: both neighbours clamp to LR pixel 0.
+    assert (int(rows.index[0][0]), int(rows.index[1][0])) == (0, 0)
+    assert rows.offset[0][0].item() == pytest.approx(-0.375)
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+@pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "default")
+def test_inf3_output_shape(scale, switches):
+    model = tiny_inf3(scale, bands=5, **switches)
+    lr, msi = torch.rand(2, 5, 3, 4), torch.rand(2, 3, 3 * scale, 4 * scale)
+    out = model(lr, msi)
+    assert out.shape == (2, 5, 3 * scale, 4 * scale)
+    assert torch.isfinite(out).all()
+    assert model.input_keys == ("lr_hsi", "hr_msi") and model.out_bands == 5
+
+
+def test_inf3_rejects_bad_sizes_and_options():
+    model = tiny_inf3(4, bands=5)
+    with pytest.raises(DataError, match="scale 4"):
+        model(torch.rand(1, 5, 3, 3), torch.rand(1, 3, 13, 12))
+    with pytest.raises(ConfigError, match="weights"):
+        make({"name": "inf3", "args": {"weights": "nearest"}})
+    with pytest.raises(ConfigError, match="belong to INF"):
+        make({"name": "inf3", "args": {"upsample": "bilinear", "weights": "area"}})
+
+
+def test_inr_cs_weights_hand_computed():
+    # ||a|| ||b|| cos(a, b) = <a, b>: anchor (2, 0) against (3, 4), (0, 1), (-1, 0), (2, 0) gives 6, 0, -2, 4.
+    anchor = torch.tensor([[2.0, 0.0]])
+    neighbours = [torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([[-1.0, 0.0]]),
+                  torch.tensor([[2.0, 0.0]])]
+    weights = inr_cs_weights(anchor, neighbours, dim=1)[:, 0]
+    exps = [math.exp(6), math.exp(0), math.exp(-2), math.exp(4)]
+    expected = torch.tensor([e / sum(exps) for e in exps])
+    assert torch.allclose(weights, expected, atol=1e-6)
+    assert weights.sum().item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_inr_cs_weights_sum_to_one_on_feature_maps():
+    torch.manual_seed(1)
+    anchor = torch.randn(2, 7, 5, 6)
+    weights = inr_cs_weights(anchor, [torch.randn(2, 7, 5, 6) for _ in range(4)])
+    assert weights.shape == (4, 2, 5, 6)
+    assert (weights >= 0).all() and torch.allclose(weights.sum(0), torch.ones(2, 5, 6), atol=1e-6)
+    # a zero feature vector gives a zero logit, not NaN
+    assert torch.isfinite(inr_cs_weights(torch.zeros(1, 3), [torch.zeros(1, 3)] * 4)).all()
+
+
+def test_area_weights_are_bilinear_in_the_interior():
+    rows, cols = axis_neighbours(16, 4), axis_neighbours(16, 4)
+    offsets = [(rows.offset[a], cols.offset[b]) for a in (0, 1) for b in (0, 1)]
+    weights = area_weights(offsets)[:, 5, 6]  # dy = (0.875, -0.125), dx = (0.125, -0.875)
+    # each neighbour gets the area opposite to it: TL 0.125*0.875, TR 0.125*0.125, BL 0.875*0.875, BR 0.875*0.125
+    assert torch.allclose(weights, torch.tensor([0.109375, 0.015625, 0.765625, 0.109375]), atol=1e-6)
+
+
+def test_gaussian_kernel_values():
+    kernel = gaussian_kernel(3, 0.5)
+    profile = np.array([math.exp(-2.0), 1.0, math.exp(-2.0)])
+    assert kernel.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(kernel, np.outer(profile, profile) / profile.sum() ** 2, rtol=1e-12)
+
+
+def test_blur_of_a_delta_is_the_kernel_and_constant_stays_constant():
+    delta = np.zeros((9, 9, 2), dtype=np.float32)
+    delta[4, 4] = 1.0
+    blurred = blur_downsample(delta, 1)
+    np.testing.assert_allclose(blurred[3:6, 3:6, 0], gaussian_kernel(3, 0.5), atol=1e-7)
+    assert blurred.sum() == pytest.approx(2.0, abs=1e-6)  # energy kept away from the border
+    constant = np.full((16, 12, 3), 0.37, dtype=np.float32)
+    np.testing.assert_allclose(blur_downsample(constant, 4), 0.37, atol=1e-7)
+    assert blur_downsample(constant, 4).shape == (4, 3, 3)
+
+
+def test_downsampling_phase_and_torch_numpy_agree():
+    image = np.random.default_rng(0).random((16, 8, 3)).astype(np.float32)
+    # kernel 1 = no blur: LR pixel i is HR pixel 4*i + 2 (phase scale // 2)
+    np.testing.assert_array_equal(blur_downsample(image, 4, kernel=1), image[2::4, 2::4])
+    from_torch = blur_downsample(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()), 4)
+    np.testing.assert_allclose(from_torch[0].permute(1, 2, 0).numpy(), blur_downsample(image, 4), atol=1e-6)
+    with pytest.raises(DataError, match="multiple of the scale"):
+        blur_downsample(image[:15], 4)
+
+
+def test_simulate_pair_renders_msi_like_render_rgb():
+    cube = synthetic_cube(16, bands=31)
+    srf = np.random.default_rng(2).random((3, 31))
+    srf /= srf.sum(axis=1, keepdims=True)
+    lr, msi = simulate_pair(cube, srf, 4)
+    assert lr.shape == (4, 4, 31) and msi.shape == (16, 16, 3) and msi.dtype == np.float32
+    np.testing.assert_allclose(msi, render_rgb(cube, srf), atol=1e-6)
+    np.testing.assert_allclose(msi[3, 5], srf @ cube[3, 5], atol=1e-6)
+
+
+def test_band_average_response():
+    nm = np.arange(400, 701, 10.0)
+    box = band_average_response(nm, [450, 600], [20, 40])
+    np.testing.assert_allclose(box.sum(axis=1), 1.0)
+    np.testing.assert_allclose(box[0, [4, 5, 6]], 1 / 3)  # 440, 450, 460 nm
+    np.testing.assert_allclose(box[1, 18:23], 1 / 5)  # 580..620 nm
+    assert box[0].astype(bool).sum() == 3
+    gauss = band_average_response(nm, [550], [30], shape="gaussian")
+    np.testing.assert_allclose(gauss.sum(), 1.0)
+    assert gauss[0, 15] > gauss[0, 14] > gauss[0, 13] and gauss[0, 14] == pytest.approx(gauss[0, 16])
+    # FWHM 30 nm: 15 nm from the centre the weight is half the peak (540 and 560 nm are 10 nm away: 2^-(4/9))
+    assert gauss[0, 14] / gauss[0, 15] == pytest.approx(2 ** (-4 / 9))
+    with pytest.raises(DataError, match="no cube band"):
+        band_average_response(nm, [900], [20])
+
+
+def test_patch_dataset_items_follow_the_protocol():
+    cube = synthetic_cube(48)
+    srf = band_average_response(np.linspace(400, 700, 31), [460, 540, 620], [60, 60, 60])
+    dataset = FusionPatchDataset([cube], srf, scale=4, patch_size=16, patches_per_epoch=5, seed=3)
+    item = dataset[2]
+    assert item["lr_hsi"].shape == (31, 4, 4) and item["hr_msi"].shape == (3, 16, 16)
+    assert item["cube"].shape == (31, 16, 16)
+    gt = item["cube"].permute(1, 2, 0).numpy()
+    lr, msi = simulate_pair(gt, srf, 4)
+    np.testing.assert_allclose(item["lr_hsi"].permute(1, 2, 0).numpy(), lr, atol=1e-6)
+    np.testing.assert_allclose(item["hr_msi"].permute(1, 2, 0).numpy(), msi, atol=1e-6)
+    assert torch.equal(dataset[2]["cube"], item["cube"])  # same (seed, epoch, index), same patch
+    dataset.set_epoch(1)
+    assert not torch.equal(dataset[2]["cube"], item["cube"])
+    with pytest.raises(ConfigError, match="multiple of the scale"):
+        FusionPatchDataset([cube], srf, scale=4, patch_size=18)
+
+
+def test_full_dataset_crops_to_a_multiple_of_the_scale():
+    cube = synthetic_cube(48)[:46, :39]
+    srf = np.full((3, 31), 1 / 31)
+    item = FusionFullDataset([cube], srf, scale=4, names=["a"])[0]
+    assert item["name"] == "a" and item["cube"].shape == (31, 44, 36) and item["lr_hsi"].shape == (31, 11, 9)
+    np.testing.assert_array_equal(item["cube"].permute(1, 2, 0).numpy(), cube[:44, :36])
+
+
+def test_bicubic_baseline_is_torch_interpolate():
+    model = make({"name": "bicubic_fusion", "args": {"scale": 4, "hsi_bands": 6}})
+    lr, msi = torch.rand(2, 6, 5, 7), torch.rand(2, 3, 20, 28)
+    expected = F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.equal(model(lr, msi), expected)
+    assert model.closed_form and not list(model.parameters())
+
+
+@pytest.mark.parametrize("scale", [3, 4, 8])
+def test_restfnet_output_shape(scale):
+    torch.manual_seed(0)
+    model = make({"name": "restfnet", "args": {"scale": scale, "hsi_bands": 5, "width": 4}})
+    out = model(torch.rand(1, 5, 5, 3), torch.rand(1, 3, 5 * scale, 3 * scale))
+    assert out.shape == (1, 5, 5 * scale, 3 * scale)
+
+
+def test_tiled_fuse_equals_single_pass():
+    model = tiny_inf3(4, bands=6).eval()
+    rng = np.random.default_rng(4)
+    lr = rng.random((40, 48, 6)).astype(np.float32)
+    msi = rng.random((160, 192, 3)).astype(np.float32)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(lr.transpose(2, 0, 1))[None], torch.from_numpy(msi.transpose(2, 0, 1))[None])
+    whole = whole[0].permute(1, 2, 0).numpy()
+    # the tiny model's receptive radius is below 24 HR pixels, so overlap/4 = 24 leaves every kept pixel exact
+    tiled = fuse(lr, msi, model, tile=128, overlap=96)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    seams = fuse(lr, msi, model, tile=64, overlap=0)  # without overlap the tile borders differ: the test can fail
+    assert np.abs(seams - whole).max() > 1e-3
+    with pytest.raises(DataError, match="4 x the LR-HSI"):
+        fuse(lr, msi[:, :190], model)
+
+
+def test_adam_steps_lower_the_l1_loss():
+    cube = synthetic_cube(64, bands=8, seed=5)
+    srf = band_average_response(np.linspace(400, 700, 8), [450, 550, 650], [100, 100, 100])
+    batch = torch.utils.data.default_collate(
+        [FusionPatchDataset([cube], srf, 4, patch_size=32, patches_per_epoch=8, seed=0)[i] for i in range(8)]
+    )
+    model = tiny_inf3(4, bands=8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = F.l1_loss(model(batch["lr_hsi"], batch["hr_msi"]), batch["cube"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.7 * losses[0]
+
+
+def _write_fusion_inputs(tmp_path, lr, msi):
+    from hsinr.cube import Cube
+    from hsinr.io import write_cube, write_rgb
+
+    write_cube(tmp_path / "lr.npy", Cube(lr, np.linspace(400, 700, lr.shape[2])))
+    write_rgb(tmp_path / "hr.png", msi, bits=16)
+
+
+def test_fuse_command_end_to_end_and_errors(tmp_path, capsys):
+    from hsinr.checkpoint import save_checkpoint
+    from hsinr.io import read_cube, read_rgb
+
+    spec = {"name": "inf3", "args": {"scale": 4, "hsi_bands": 6, **TINY}}
+    model = tiny_inf3(4, bands=6)
+    save_checkpoint(tmp_path / "m.pt", model, spec, {"task": "fusion"})
+    rng = np.random.default_rng(6)
+    lr, msi = rng.random((10, 12, 6)).astype(np.float32), rng.random((40, 48, 3)).astype(np.float32)
+    _write_fusion_inputs(tmp_path, lr, msi)
+    args = ["fuse", "--hsi", str(tmp_path / "lr.npy"), "--msi", str(tmp_path / "hr.png"),
+            "--model", str(tmp_path / "m.pt")]
+    assert main([*args, "-o", str(tmp_path / "out.npy"), "--tile", "32", "--overlap", "8"]) == 0
+    out = read_cube(tmp_path / "out.npy")
+    assert out.shape == (40, 48, 6)
+    np.testing.assert_allclose(out.wavelengths, np.linspace(400, 700, 6))
+    expected = fuse(lr, read_rgb(tmp_path / "hr.png"), model, tile=32, overlap=8)
+    np.testing.assert_allclose(out.data, expected, atol=1e-6)
+
+    _write_fusion_inputs(tmp_path, lr[:, :11], msi)  # 44 != 48 columns
+    assert main([*args, "-o", str(tmp_path / "bad.npy")]) == 2
+    assert "must be 4 x the LR-HSI size 10x11" in capsys.readouterr().err
+    _write_fusion_inputs(tmp_path, lr[..., :5], msi)
+    assert main([*args, "-o", str(tmp_path / "bad.npy")]) == 2
+    assert "5 bands, but the checkpoint" in capsys.readouterr().err
+
+
+def test_inf3_matches_a_direct_evaluation_of_eq_10_to_17_at_one_pixel():
+    """Recompute E_q of one interior HR pixel from the paper's equations with explicit coordinates (eq. 2)."""
+    model = tiny_inf3(4, bands=5)
+    scale, h, w = 4, 4, 4
+    lr, msi = torch.rand(1, 5, h, w), torch.rand(1, 3, h * scale, w * scale)
+    with torch.no_grad():
+        up = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+        s_pe, s_pa = model.spectral(lr), model.spatial(torch.cat([up, msi], 1))
+        f1 = torch.cat([s_pe, F.avg_pool2d(s_pa, scale)], 1)[0]  # eq. 11-12, (D, h, w)
+        encoded = model._inf3(f1[None], s_pa, h * scale, w * scale)[0]
+        first = model.mlp.first
+        weight = torch.cat([first[0].weight, first[1].weight, first[2].weight], dim=1)  # the MLP on Cat(F1, S_pa, dC)
+        qy, qx = 5, 10
+        cq = torch.stack([pixel_centres(h * scale)[qy], pixel_centres(w * scale)[qx]])
+        centres_y, centres_x = pixel_centres(h), pixel_centres(w)
+        near_rows = torch.argsort((centres_y - cq[0]).abs())[:2]
+        near_cols = torch.argsort((centres_x - cq[1]).abs())[:2]
+        nearest = f1[:, near_rows[0], near_cols[0]]  # q-hat
+        values, logits = [], []
+        for i in near_rows:
+            for j in near_cols:
+                rel = (cq - torch.stack([centres_y[i], centres_x[j]])) * torch.tensor([h / 2, w / 2])
+                f3 = torch.cat([f1[:, i, j], s_pa[0, :, qy, qx], rel])  # eq. 13-14
+                values.append(model.mlp.finish(weight @ f3 + first[0].bias))  # eq. 15
+                a, b = nearest, f1[:, i, j]
+                logits.append(a.norm() * b.norm() * torch.dot(a, b) / (a.norm() * b.norm()))  # eq. 16
+        weights = torch.softmax(torch.stack(logits), 0)  # eq. 17
+        expected = sum(wk * vk for wk, vk in zip(weights, values))  # eq. 10
+    torch.testing.assert_close(encoded[:, qy, qx], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
+    from hsinr.checkpoint import load_checkpoint
+    from hsinr.config import load_config
+    from hsinr.cube import Cube, default_wavelengths
+    from hsinr.io import write_cube
+    from hsinr.train import train
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for i in range(3):
+        write_cube(root / f"scene{i}.h5", Cube(synthetic_cube(32, seed=i), default_wavelengths(31)))
+    config = load_config(None, [f"data.root={root}", "data.kind=folder", "task=fusion", "data.patch_size=16",
+                                "data.patches_per_epoch=4", "train.batch_size=2", "train.epochs=1",
+                                "train.device=cpu", "train.val_tile=32", "data.response=cie1964_xyz",
+                                "data.split={train: [scene0, scene1], val: [scene2], test: []}"])
+    config["model"] = {"name": "inf3", "args": {"scale": 4, **TINY}}
+    train(config, tmp_path / "run", progress=False)
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta["task"] == "fusion" and meta["scale"] == 4 and np.asarray(meta["srf"]).shape == (3, 31)
+    assert meta["val"]["psnr"] > 10 and model.scale == 4
+    config["data"]["scale"] = 8
+    with pytest.raises(ConfigError, match="must agree"):
+        train(config, tmp_path / "run8", progress=False)
