@@ -125,3 +125,9 @@ def test_bad_arguments_are_refused():
         small(cell_size=3)
     with pytest.raises(ValueError):
         small(norm_window=4)
+
+
+def test_mlp_rgb_input_is_the_pixel_colour_times_the_gain():
+    model = small(rgb_gain=5.0)
+    rgb = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(model.pixel_inputs(rgb)[:, :3], 5.0 * rgb)

@@ -98,15 +98,15 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
             extras[label].setdefault("params", count_parameters(model) or fitted)
             extras[label].setdefault("macs_per_pixel", macs_per_pixel(model, 64, 64))
         task = make_task(deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]))
-        test_pairs = task.scenes.pairs(task.split["test"])
-        if not test_pairs:
+        task.config["train"]["val_tile"] = int(eval_cfg.get("tile", 512))
+        cases = task.eval_cases("test")
+        if not cases:
             raise ConfigError("the test subset of the split is empty")
-        result = evaluate_models(models, test_pairs, task.srf_array(), fold_dir / "figures",
-                                 tile=int(eval_cfg.get("tile", 512)), figures=bool(eval_cfg.get("figures", True)),
+        result = evaluate_models(models, cases, fold_dir / "figures", figures=bool(eval_cfg.get("figures", True)),
                                  stem="fold_metrics")
         per_scene += [{"fold": fold_index, **row} for row in result["per_scene"]]
         if not figures_done:
-            _summary_figures(out_dir, test_pairs[0], result["predictions"][test_pairs[0].name])
+            _summary_figures(out_dir, cases[0], result["predictions"][cases[0].name])
             figures_done = True
 
     rows = []
@@ -141,7 +141,7 @@ def protocol_of(config: dict, folds: int) -> dict:
     }
 
 
-def _summary_figures(out_dir: Path, pair, predictions: dict) -> None:
-    band_grid_figure(out_dir / "fig5_methods.png", pair.cube, predictions, pair.wavelengths,
-                     title=f"{pair.name}: ground truth (top) and |error| of each method")
-    spectra_figure(out_dir / "spectra_methods.png", pair.cube, predictions, pair.wavelengths, title=pair.name)
+def _summary_figures(out_dir: Path, case, predictions: dict) -> None:
+    band_grid_figure(out_dir / "fig5_methods.png", case.truth, predictions, case.wavelengths,
+                     title=f"{case.name}: ground truth (top) and |error| of each method")
+    spectra_figure(out_dir / "spectra_methods.png", case.truth, predictions, case.wavelengths, title=case.name)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+import hsinr
+
 from .benchmark import run_benchmark, slug
 from .checkpoint import load_checkpoint
 from .config import load_config
@@ -29,6 +31,7 @@ from .errors import DataError
 from .evaluate import evaluate_models
 from .io import write_rgb
 from .report import false_colour, format_markdown
+from .tasks import EvalCase
 
 RESPONSE = "nikon_5100_npl"
 INR_DEMO = {"name": "inr_hsisr", "args": {"cell_size": 4, "frequencies": 5, "hyper_width": 64, "hyper_blocks": 3,
@@ -88,11 +91,14 @@ def run_demo(out_dir: str | Path = "demo-report", *, quick: bool = False, cave: 
         items = [item for item in discover("cave", cave_dir) if item.name in CAVE_SCENES]
         srf = np.asarray(meta["srf"])
         pairs = SceneCache(items, srf=srf).pairs([item.name for item in items])
+        cases = [EvalCase(p.name, p.cube, p.wavelengths,
+                          lambda model, rgb=p.rgb: hsinr.reconstruct(rgb, model, tile=256, progress=False),
+                          {"rgb": p.rgb, "srf": srf}) for p in pairs]
         protocol = {"data": f"real CAVE scenes {', '.join(i.name for i in items)} from {cave_dir}",
                     "RGB": f"rendered with {RESPONSE} (the training response), rgb = cube @ srf.T",
                     "models": "trained on synthetic scenes only (above); no CAVE data seen in training",
                     "PSNR": "psnr = PSNR-peak1; psnr_max = eq. 12", "crop": "whole images"}
-        result = evaluate_models(models, pairs, srf, out_dir / "cave", tile=256, protocol=protocol)
+        result = evaluate_models(models, cases, out_dir / "cave", protocol=protocol)
         sections.append(("Real CAVE scenes (synthetic-trained models)", result["mean"], protocol))
     else:
         print("[demo] no CAVE folder found (pass --cave DIR to add real scenes)", flush=True)
@@ -126,8 +132,6 @@ def _short(rows: list[dict]) -> list[dict]:
 
 def _preview_images(out_dir: Path, config: dict) -> None:
     """Input RGB and the INR's false-colour reconstruction of the first synthetic test scene."""
-    import hsinr
-
     split = json.loads((out_dir / "synthetic" / "split.json").read_text())
     items = {i.name: i for i in discover("folder", config["data"]["root"])}
     name = split["test"][0]

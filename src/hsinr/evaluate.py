@@ -6,6 +6,7 @@ scenes and the RGB rendering the model was trained with.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -14,32 +15,27 @@ import torch.nn as nn
 
 from . import metrics
 from .checkpoint import load_checkpoint
-from .data import SceneCache, discover, load_split
+from .data import load_split
 from .errors import ConfigError
-from .infer import reconstruct
 from .report import band_grid_figure, spectra_figure, write_table
-from .spectral import resolve_response
+from .tasks import EvalCase, make_task
 
 
 def evaluate_models(
     models: dict[str, nn.Module],
-    pairs,
-    srf: np.ndarray | None,
+    cases: list[EvalCase],
     out_dir: str | Path | None = None,
     *,
-    tile: int = 512,
     figures: bool = True,
     protocol: dict | None = None,
     stem: str = "metrics",
 ) -> dict:
-    """Run every model on every scene pair and tabulate :func:`hsinr.metrics.evaluate_all`.
+    """Run every model on every evaluation case and tabulate :func:`hsinr.metrics.evaluate_all`.
 
     Args:
         models: display name → model (eval mode, on its device).
-        pairs: :class:`hsinr.data.ScenePair` list (name, rgb, cube, wavelengths).
-        srf: ``(3, C)`` response used for the back-projection error (``None`` skips it).
+        cases: the task's whole test images (:class:`hsinr.tasks.EvalCase`: truth, how to predict, metric options).
         out_dir: where ``<stem>_per_scene.*``, ``<stem>.*`` (means) and figures go; ``None`` writes nothing.
-        tile: tile size of :func:`hsinr.infer.reconstruct`.
         figures: write ``fig5_<scene>.png`` and ``spectra_<scene>.png``.
         protocol: printed above the tables.
 
@@ -48,24 +44,24 @@ def evaluate_models(
         only, to bound memory).
     """
     per_scene, predictions = [], {}
-    for index, pair in enumerate(pairs):
+    for index, case in enumerate(cases):
         preds = {}
         for name, model in models.items():
             started = time.perf_counter()
-            pred = reconstruct(pair.rgb, model, tile=tile, progress=False)
+            pred = case.predict(model)
             seconds = time.perf_counter() - started
-            row = {"scene": pair.name, "method": name}
-            row.update(metrics.evaluate_all(pair.cube, pred, rgb=pair.rgb, srf=srf))
-            row["ms_per_mpix"] = 1000.0 * seconds / (pair.rgb.shape[0] * pair.rgb.shape[1] / 1e6)
+            row = {"scene": case.name, "method": name}
+            row.update(metrics.evaluate_all(case.truth, pred, **case.metric_args))
+            row["ms_per_mpix"] = 1000.0 * seconds / (case.truth.shape[0] * case.truth.shape[1] / 1e6)
             per_scene.append(row)
             preds[name] = pred
         if out_dir is not None and figures:
-            band_grid_figure(Path(out_dir) / f"fig5_{pair.name}.png", pair.cube, preds, pair.wavelengths,
-                             title=f"{pair.name}: ground truth and |error|")
-            spectra_figure(Path(out_dir) / f"spectra_{pair.name}.png", pair.cube, preds, pair.wavelengths,
-                           title=pair.name)
+            band_grid_figure(Path(out_dir) / f"fig5_{case.name}.png", case.truth, preds, case.wavelengths,
+                             title=f"{case.name}: ground truth and |error|")
+            spectra_figure(Path(out_dir) / f"spectra_{case.name}.png", case.truth, preds, case.wavelengths,
+                           title=case.name)
         if index == 0:
-            predictions[pair.name] = preds
+            predictions[case.name] = preds
     mean_rows = mean_by_method(per_scene)
     if out_dir is not None:
         write_table(per_scene, out_dir, f"{stem}_per_scene", "Per scene", protocol)
@@ -101,34 +97,39 @@ def evaluate_checkpoint(
     figures: bool = True,
     device: str = "cpu",
 ) -> dict:
-    """Evaluate one checkpoint on ``subset`` of a dataset; the split and response default to the checkpoint's."""
+    """Evaluate one checkpoint on ``subset`` of a dataset.
+
+    The task, split, wavelengths and camera response are the checkpoint's (``meta``), so evaluation sees exactly the
+    scenes and inputs the model was trained with; ``split_file`` and ``response`` override them. The split used is
+    written to ``out_dir/split.json``.
+    """
     model, meta = load_checkpoint(checkpoint, device)
-    items = discover(kind, root)
+    config = json.loads(json.dumps(meta.get("config") or {}))  # a deep copy
+    if not config:
+        raise ConfigError(f"{checkpoint}: has no training configuration in its metadata")
     split = load_split(split_file) if split_file else meta.get("split")
-    names = [item.name for item in items]
     if split is None:
         raise ConfigError(f"{checkpoint}: has no split; pass --split split.json")
-    chosen = names if subset == "all" else split.get(subset, [])
-    missing = sorted(set(chosen) - set(names))
-    if missing:
-        raise ConfigError(f"{root}: the {subset} scenes {', '.join(missing)} of the split are not in this dataset")
-    if not chosen:
+    if subset == "all":
+        split = {"train": [], "val": [], "test": sorted({n for names in split.values() for n in names})}
+        subset = "test"
+    if not split.get(subset):
         raise ConfigError(f"the split's {subset!r} subset is empty")
-    wavelengths = np.asarray(meta.get("wavelengths"), dtype=np.float64)
+    config["data"].update(kind=kind, root=str(root), split=split, scenes=None)
     if response is not None:
-        srf = np.asarray(resolve_response(response, wavelengths).srf, dtype=np.float64)
-    elif meta.get("srf") is not None:
-        srf = np.asarray(meta["srf"], dtype=np.float64)
-    else:
-        srf = None
-    pairs = SceneCache([i for i in items if i.name in chosen], srf=srf).pairs(chosen)
+        config["data"]["response"] = response
+    config["train"]["val_tile"] = tile
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "split.json").unlink(missing_ok=True)
+    task = make_task(config, out_dir)
+    cases = task.eval_cases(subset)
     protocol = {
         "checkpoint": str(checkpoint),
         "model": meta["spec"]["name"],
-        "data": f"{kind} at {root}, subset {subset} ({len(chosen)} scenes: {', '.join(chosen)})",
-        "RGB": f"rendered with response {meta.get('response') if response is None else response}" if srf is not None else "paired files",
+        "data": f"{kind} at {root}, subset {subset} ({len(cases)} scenes: {', '.join(c.name for c in cases)})",
+        "inputs": f"task {config.get('task', 'spectral_sr')}, response {config['data'].get('response')}",
         "PSNR": "psnr = PSNR-peak1 (peak 1.0, per band, mean); psnr_max = eq. 12 (peak max(gt))",
         "crop": "whole images, no border crop",
     }
-    return evaluate_models({meta["spec"]["name"]: model}, pairs, srf, out_dir, tile=tile, figures=figures,
-                           protocol=protocol)
+    return evaluate_models({meta["spec"]["name"]: model}, cases, out_dir, figures=figures, protocol=protocol)

@@ -27,11 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from . import metrics
 from .data import DIHEDRAL_OPS, SceneCache, discover, dihedral
 from .errors import ConfigError, DataError
 from .spectral import resolve_response
-from .tasks import config_wavelengths, prepare_data_root, register_task, resolve_split
+from .tasks import EvalCase, config_wavelengths, mean_metrics, prepare_data_root, register_task, resolve_split
 
 BLUR_SIGMA = 0.5
 BLUR_SIZE = 3
@@ -460,20 +459,25 @@ class FusionTask:
         loss = F.l1_loss(pred, batch["cube"])
         return loss, {"l1": float(loss.detach())}
 
+    def eval_cases(self, subset: str = "val") -> list[EvalCase]:
+        """Whole images of ``subset`` (cropped to a multiple of the scale), fused with :func:`fuse`."""
+        tile = int(self.config["train"].get("val_tile", 512))
+        cases = []
+        names = self.split.get(subset) or []
+        for name, item in zip(names, FusionFullDataset(self.scenes.pairs(names), self.response, self.scale)):
+            lr_hsi, hr_msi, cube = (item[key].permute(1, 2, 0).numpy() for key in ("lr_hsi", "hr_msi", "cube"))
+
+            def predict(model, lr_hsi=lr_hsi, hr_msi=hr_msi):
+                parameter = next(iter(model.parameters()), None)
+                device = parameter.device if parameter is not None else "cpu"
+                return fuse(lr_hsi, hr_msi, model, tile=tile, overlap=min(64, tile // 2), device=device)
+
+            cases.append(EvalCase(name, cube, self.wavelengths, predict, {"ratio": self.scale}))
+        return cases
+
     def validate(self, model, subset: str = "val") -> dict:
         """Mean metrics over the whole images of ``subset`` (empty dict when the subset is empty)."""
-        names = self.split.get(subset) or []
-        if not names:
-            return {}
-        tile = int(self.config["train"].get("val_tile", 512))
-        parameter = next(iter(model.parameters()), None)
-        device = parameter.device if parameter is not None else "cpu"
-        rows = []
-        for item in FusionFullDataset(self.scenes.pairs(names), self.response, self.scale):
-            lr_hsi, hr_msi, cube = (item[key].permute(1, 2, 0).numpy() for key in ("lr_hsi", "hr_msi", "cube"))
-            pred = fuse(lr_hsi, hr_msi, model, tile=tile, overlap=min(64, tile // 2), device=device)
-            rows.append(metrics.evaluate_all(cube, pred, ratio=self.scale))
-        return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+        return mean_metrics(model, self.eval_cases(subset))
 
     def meta(self) -> dict:
         """What a checkpoint needs to be used later without the config (see :mod:`hsinr.checkpoint`)."""

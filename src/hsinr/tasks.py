@@ -7,6 +7,7 @@ live beside their models and register here too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +49,25 @@ def make_task(config: dict, run_dir: Path):
     if name not in _TASKS:
         raise ConfigError(f"unknown task {name!r}; available: {', '.join(sorted(_TASKS))}")
     return _TASKS[name](config, run_dir)
+
+
+@dataclass
+class EvalCase:
+    """One whole test image of a task: its ground truth and how a model predicts it.
+
+    Attributes:
+        name: scene name.
+        truth: ``(H, W, C)`` ground-truth cube.
+        wavelengths: band centres (nm).
+        predict: ``predict(model) -> (H, W, C)`` prediction (tiled inference inside).
+        metric_args: extra keyword arguments of :func:`hsinr.metrics.evaluate_all` (``rgb``/``srf`` or ``ratio``).
+    """
+
+    name: str
+    truth: np.ndarray
+    wavelengths: np.ndarray
+    predict: Callable
+    metric_args: dict = field(default_factory=dict)
 
 
 def config_wavelengths(data_config: dict) -> np.ndarray:
@@ -158,17 +178,20 @@ class SpectralSRTask:
         loss = F.l1_loss(pred, batch["cube"])
         return loss, {"l1": float(loss.detach())}
 
+    def eval_cases(self, subset: str = "val") -> list[EvalCase]:
+        """Whole images of ``subset``: RGB → cube with :func:`hsinr.infer.reconstruct` (``train.val_tile``)."""
+        tile = int(self.config["train"].get("val_tile", 512))
+        srf = self.srf_array()
+        cases = []
+        for pair in self.scenes.pairs(self.split.get(subset) or []):
+            cases.append(EvalCase(pair.name, pair.cube, pair.wavelengths,
+                                  lambda model, rgb=pair.rgb: reconstruct(rgb, model, tile=tile, progress=False),
+                                  {"rgb": pair.rgb, "srf": srf}))
+        return cases
+
     def validate(self, model, subset: str = "val") -> dict:
         """Mean metrics over the whole images of ``subset`` (empty dict when the subset is empty)."""
-        names = self.split.get(subset) or []
-        if not names:
-            return {}
-        tile = int(self.config["train"].get("val_tile", 512))
-        rows = []
-        for pair in self.scenes.pairs(names):
-            pred = reconstruct(pair.rgb, model, tile=tile, progress=False)
-            rows.append(metrics.evaluate_all(pair.cube, pred, rgb=pair.rgb, srf=self.srf_array()))
-        return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+        return mean_metrics(model, self.eval_cases(subset))
 
     def srf_array(self) -> np.ndarray | None:
         return None if self.response is None else np.asarray(self.response.srf, dtype=np.float64)
@@ -186,6 +209,14 @@ class SpectralSRTask:
             "split": self.split,
             "data": {"kind": self.config["data"].get("kind"), "root": str(self.config["data"].get("root"))},
         }
+
+
+def mean_metrics(model, cases: list[EvalCase]) -> dict:
+    """Mean of :func:`hsinr.metrics.evaluate_all` over evaluation cases (empty dict for no cases)."""
+    if not cases:
+        return {}
+    rows = [metrics.evaluate_all(case.truth, case.predict(model), **case.metric_args) for case in cases]
+    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
 
 
 def model_input_keys(model) -> tuple[str, ...]:

@@ -144,6 +144,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     if world.world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     dataset = task.train_dataset(seed)
+    discriminator_step = getattr(task, "discriminator_step", None)
     batch_size = int(tcfg["batch_size"])
     epochs = int(tcfg["epochs"])
     budget_s = float(tcfg["max_minutes"]) * 60 if tcfg.get("max_minutes") else None
@@ -179,6 +180,8 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if discriminator_step is not None:  # adversarial tasks (INSS) update their discriminators here
+                discriminator_step(train_model, batch)
             step += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")

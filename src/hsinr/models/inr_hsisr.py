@@ -114,6 +114,11 @@ class INRHSISR(nn.Module):
         hyper_width, hyper_blocks: channels and number of 3×3 conv blocks of the estimator.
         stem_width: channels of the stem and downsampling convolutions.
         norm, norm_window: normalisation of the estimator (see module docstring); window in cells, odd.
+        rgb_gain: factor on the RGB values fed to the MLP (not to the hypernetwork). Linear camera RGB averages
+            ≈ 0.1, while γ(p) has unit amplitude; the gain balances them. It only re-parameterises the RGB columns of
+            the first predicted weight matrix (capacity is unchanged) but makes training converge several times
+            faster (80 Adam steps on synthetic scenes: 22 dB → 31 dB PSNR with gain 5). ``1.0`` is the paper-literal
+            input.
     """
 
     input_keys = ("rgb",)
@@ -131,6 +136,7 @@ class INRHSISR(nn.Module):
         stem_width: int = 64,
         norm: str = "local",
         norm_window: int = 15,
+        rgb_gain: float = 5.0,
     ):
         super().__init__()
         if cell_size < 1 or cell_size & (cell_size - 1):
@@ -141,6 +147,7 @@ class INRHSISR(nn.Module):
             raise ValueError("frequencies must be ≥ 0 and mlp_hidden_layers ≥ 1")
         self.out_bands, self.cell_size, self.frequencies, self.coords = out_bands, cell_size, frequencies, coords
         self.norm, self.norm_window, self.hyper_blocks = norm, norm_window, hyper_blocks
+        self.rgb_gain = float(rgb_gain)
         self.downsampling_layers = int(math.log2(cell_size))
 
         self.stem = nn.Conv2d(3, stem_width, 3, padding=1)
@@ -185,7 +192,7 @@ class INRHSISR(nn.Module):
     def pixel_inputs(
         self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None
     ) -> torch.Tensor:
-        """``[X_p, γ(p)]`` for every pixel: ``(N, 3 + 4N_f, H, W)``; coordinates computed for this call's size."""
+        """``[g·X_p, γ(p)]`` for every pixel: ``(N, 3 + 4N_f, H, W)``; coordinates computed for this call's size."""
         n, _, h, w = rgb.shape
         dev, dt = rgb.device, rgb.dtype
         if self.coords == "cell":
@@ -198,7 +205,7 @@ class INRHSISR(nn.Module):
             xs = (torch.arange(w, device=dev, dtype=dt) + origin[1] + 0.5) / full_w
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
         enc = periodic_encoding(grid_x, grid_y, self.frequencies)
-        return torch.cat([rgb, enc.unsqueeze(0).expand(n, -1, -1, -1)], dim=1)
+        return torch.cat([rgb * self.rgb_gain, enc.unsqueeze(0).expand(n, -1, -1, -1)], dim=1)
 
     def evaluate_mlps(self, inputs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """f(·; θ_cell) (eq. 9) on every pixel of every cell with one batched matrix product per layer.

@@ -1,0 +1,436 @@
+"""Training objective of INSS (Liu, Zou, Shi, Sec. III-D, eq. 11–19) and its two discriminators.
+
+    L_total = L_pxl + λ1 L_cos + λ2 L_hsv + λ3 L_reg + λ4 L_adv                                       (eq. 18)
+
+* ``L_pxl`` (eq. 11): L1 error of each band, weighted by that band's variance in the target batch (weights
+  normalised to sum to 1; ``band_weighted=False`` gives equal weights, Table II exp. 1).
+* ``L_cos`` (eq. 12–13): the paper writes the expected cosine similarity; as a quantity to *minimise* we use
+  ``1 − cos⟨s, s_r⟩`` per pixel (the spectral-angle loss), which has the same gradient up to sign.
+* ``L_hsv`` (eq. 14): L1 distance between the HSV images of ``x(S)`` and ``x(S_r)``, where ``x(·)`` renders RGB with
+  the same response as the network input (``rgb = cube @ response.T``, for AVIRIS the one-hot picks of bands
+  35/18/8). Hue is an angle: its difference is taken on the circle, ``min(|Δh|, 1 − |Δh|)``.
+* ``L_reg`` (eq. 15): mean ``|S_r − L_r|``, the size of the non-linear (multiple-reflection) part.
+* ``L_adv`` (eq. 16–17): a conditional spatial discriminator on ``[rgb, cube]`` and a spectral discriminator on single
+  pixel spectra; the generator minimises the non-saturating form ``−log D(S_r)`` of each.
+
+Bands marked invalid (water absorption, see :func:`hsinr.data.remote.valid_band_mask`) are left out of every term.
+Default weights: λ1 = 10, λ2 = 0.1, λ3 = 1, λ4 = 0.01 (Sec. III-E-3); a weight of 0 removes its term (Table II).
+
+:class:`INSSLoss` is the objective (with the discriminators and their optimiser); :class:`INSSTask` (``task: inss``)
+adapts it to the trainer: one remote-sensing cube split into training and held-out columns, and the spectral
+library (:func:`inss_library`) written into the model's arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import metrics
+from .data.patches import PatchDataset
+from .data.remote import band_pick_response, load_remote_cube, remote_pair, split_columns, valid_band_mask
+from .errors import ConfigError
+from .spectral.library import SpectralLibrary, earthlib_library, load_library
+from .tasks import register_task
+
+LEAKY_SLOPE = 0.2
+
+
+def band_variance_weights(cube: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Eq. 11 weights: the variance of each band over the batch and its pixels, normalised to ``‖w‖_1 = 1``.
+
+    Args:
+        cube: target ``(N, C, H, W)``.
+        valid: bool ``(C,)``; invalid bands get weight 0.
+
+    Returns:
+        ``(C,)`` non-negative weights summing to 1 over the valid bands (equal weights if every variance is 0).
+    """
+    variance = cube.detach().transpose(0, 1).reshape(cube.shape[1], -1).var(dim=1, unbiased=False)
+    variance = torch.where(valid, variance, torch.zeros_like(variance))
+    total = variance.sum()
+    if total <= 0:
+        return valid.float() / valid.sum()
+    return variance / total
+
+
+def weighted_l1_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Eq. 11: ``Σ_b w_b · mean_{n,h,w} |S_b − S_r,b|`` for ``(N, C, H, W)`` tensors and ``(C,)`` weights."""
+    per_band = (pred - target).abs().mean(dim=(0, 2, 3))
+    return (per_band * weights).sum()
+
+
+def cosine_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Eq. 12–13 as a loss: mean over pixels of ``1 − cos⟨s, s_r⟩`` over the valid bands; 0 for parallel spectra."""
+    p, t = pred[:, valid], target[:, valid]
+    cos = (p * t).sum(1) / torch.sqrt((p * p).sum(1) * (t * t).sum(1) + eps)
+    return (1.0 - cos).mean()
+
+
+def rgb_to_hsv(rgb: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Differentiable RGB → HSV for ``(N, 3, H, W)`` tensors.
+
+    Negative values are clipped to 0. Returns ``(N, 3, H, W)`` with hue in [0, 1) (fraction of a turn; red = 0,
+    green = 1/3, blue = 2/3), saturation ``(max − min)/max`` in [0, 1] and value ``max``. Chroma below ``eps`` is
+    treated as ``eps`` in the hue denominator so that near-grey pixels give bounded gradients.
+    """
+    rgb = rgb.clamp_min(0.0)
+    r, g, b = rgb.unbind(1)
+    value, argmax = rgb.max(dim=1)
+    chroma = value - rgb.min(dim=1).values
+    safe = chroma.clamp_min(eps)
+    hue = torch.where(
+        argmax == 0,
+        torch.remainder((g - b) / safe, 6.0),
+        torch.where(argmax == 1, (b - r) / safe + 2.0, (r - g) / safe + 4.0),
+    )
+    hue = torch.remainder(hue / 6.0, 1.0)
+    saturation = chroma / value.clamp_min(1e-8)
+    return torch.stack([hue, saturation, value], dim=1)
+
+
+def hsv_loss(pred_rgb: torch.Tensor, target_rgb: torch.Tensor) -> torch.Tensor:
+    """Eq. 14: mean L1 distance of HSV images, the hue difference taken on the circle."""
+    p, t = rgb_to_hsv(pred_rgb), rgb_to_hsv(target_rgb)
+    difference = (p - t).abs()
+    hue = torch.minimum(difference[:, 0], 1.0 - difference[:, 0])
+    return torch.stack([hue, difference[:, 1], difference[:, 2]], dim=1).mean()
+
+
+class SpatialDiscriminator(nn.Module):
+    """Conditional patch discriminator on ``[rgb, cube]`` ``(N, 3 + C, H, W)`` → logits ``(N, 1, H/4, W/4)``.
+
+    Three 4×4/3×3 convolutions (two of stride 2) with Leaky-ReLU; each logit judges a ~10×10-pixel neighbourhood.
+    """
+
+    def __init__(self, bands: int, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3 + bands, width, 4, 2, 1),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Conv2d(2 * width, 1, 3, 1, 1),
+        )
+
+    def forward(self, rgb: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([rgb, cube], dim=1))
+
+
+class SpectralDiscriminator(nn.Module):
+    """Discriminator of single spectra: ``(P, C)`` → logits ``(P,)``.
+
+    1-D convolutions along the band axis (kernels 7 and 5, stride 2) with Leaky-ReLU, global average over bands and a
+    linear layer: it judges the shape of a spectrum independently of where the pixel lies.
+    """
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(1, width, 7, 2, 3),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Conv1d(width, 2 * width, 5, 2, 2),
+            nn.LeakyReLU(LEAKY_SLOPE),
+        )
+        self.out = nn.Linear(2 * width, 1)
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        return self.out(self.net(spectra[:, None]).mean(dim=2)).squeeze(1)
+
+
+class INSSLoss:
+    """The INSS objective: ``loss(model, batch)`` for F, T and t; ``discriminator_step`` for the discriminators.
+
+    Schedule (Sec. III-E-3): the trainer calls :meth:`loss` and steps its own optimiser (Adam, lr 1e-4, cosine decay
+    in the paper) every iteration, then calls :meth:`discriminator_step` every iteration; the discriminators are
+    updated on every ``d_every``-th call only (default 3: "once after each 3 iters of the other networks") with their
+    own Adam optimiser (lr 1e-5, β = (0.5, 0.999)), held by this object. With ``lambda_adv = 0`` no discriminator is
+    used or stepped.
+
+    Args:
+        bands: number of cube bands C.
+        rgb_response: ``(3, C)`` array with ``rgb = cube @ rgb_response.T``: the rendering ``x(·)`` of eq. 14, the same
+            one that made the network's RGB input.
+        valid_bands: bool ``(C,)``; False for bands left out of every loss (water absorption). Default: all valid.
+        lambda_cos, lambda_hsv, lambda_reg, lambda_adv: λ1…λ4 of eq. 18; 0 removes the term.
+        band_weighted: variance weights in eq. 11 (False: every valid band weighs the same).
+        d_every: generator iterations per discriminator update.
+        d_lr: discriminator learning rate.
+        spectra_per_batch: pixels drawn at random from each batch for the spectral discriminator.
+        seed: seed of that draw.
+    """
+
+    def __init__(
+        self,
+        bands: int,
+        rgb_response: np.ndarray,
+        valid_bands: np.ndarray | None = None,
+        lambda_cos: float = 10.0,
+        lambda_hsv: float = 0.1,
+        lambda_reg: float = 1.0,
+        lambda_adv: float = 0.01,
+        band_weighted: bool = True,
+        d_every: int = 3,
+        d_lr: float = 1e-5,
+        spectra_per_batch: int = 1024,
+        seed: int = 0,
+    ):
+        response = torch.as_tensor(np.asarray(rgb_response), dtype=torch.float32)
+        if response.shape != (3, bands):
+            raise ConfigError(f"INSS loss: rgb_response must have shape (3, {bands}), got {tuple(response.shape)}")
+        valid = torch.ones(bands, dtype=torch.bool) if valid_bands is None else torch.as_tensor(valid_bands).bool()
+        if valid.shape != (bands,) or not valid.any():
+            raise ConfigError(f"INSS loss: valid_bands must be {bands} booleans with at least one True")
+        if min(lambda_cos, lambda_hsv, lambda_reg, lambda_adv) < 0 or d_every < 1:
+            raise ConfigError("INSS loss: loss weights must be >= 0 and d_every >= 1")
+        self.response, self.valid = response, valid
+        self.lambda_cos, self.lambda_hsv = lambda_cos, lambda_hsv
+        self.lambda_reg, self.lambda_adv = lambda_reg, lambda_adv
+        self.band_weighted, self.d_every, self.spectra_per_batch = band_weighted, d_every, spectra_per_batch
+        self.generator = torch.Generator().manual_seed(seed)
+        self.calls = 0
+        self.spatial = SpatialDiscriminator(bands)
+        self.spectral = SpectralDiscriminator()
+        self.d_optimizer = torch.optim.Adam(
+            list(self.spatial.parameters()) + list(self.spectral.parameters()), lr=d_lr, betas=(0.5, 0.999)
+        )
+
+    # ----------------------------------------------------------------------------------------------- generator side
+
+    def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 18 for one batch ``{"rgb": (N,3,H,W), "cube": (N,C,H,W)}``; returns ``(total, {term: value})``."""
+        rgb, target = batch["rgb"], batch["cube"]
+        out = _unwrap(model).decompose(rgb)
+        pred = out.cube
+        valid = self.valid.to(target.device)
+        weights = band_variance_weights(target, valid) if self.band_weighted else valid.float() / valid.sum()
+        terms = {"pxl": weighted_l1_loss(pred, target, weights)}
+        total = terms["pxl"]
+        if self.lambda_cos > 0:
+            terms["cos"] = cosine_loss(pred, target, valid)
+            total = total + self.lambda_cos * terms["cos"]
+        if self.lambda_hsv > 0:
+            terms["hsv"] = hsv_loss(self._render(pred), self._render(target))
+            total = total + self.lambda_hsv * terms["hsv"]
+        if self.lambda_reg > 0:
+            terms["reg"] = (pred - out.linear)[:, valid].abs().mean()
+            total = total + self.lambda_reg * terms["reg"]
+        if self.lambda_adv > 0:
+            terms["adv"] = self._generator_adversarial(rgb, pred)
+            total = total + self.lambda_adv * terms["adv"]
+        report = {name: float(value.detach()) for name, value in terms.items()}
+        report["total"] = float(total.detach())
+        return total, report
+
+    def _render(self, cube: torch.Tensor) -> torch.Tensor:
+        """``x(·)`` of eq. 14: ``(N, C, H, W)`` → ``(N, 3, H, W)`` with the input's RGB response."""
+        return torch.einsum("nchw,kc->nkhw", cube, self.response.to(cube.device))
+
+    def _masked(self, cube: torch.Tensor) -> torch.Tensor:
+        """The cube with invalid bands set to 0, as the discriminators see it."""
+        return cube * self.valid.to(cube.device)[None, :, None, None].float()
+
+    def _pick_spectra(self, cube: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Spectra ``(P, C)`` of the pixels ``index`` of the flattened batch."""
+        return cube.permute(0, 2, 3, 1).reshape(-1, cube.shape[1])[index]
+
+    def _pixel_index(self, cube: torch.Tensor) -> torch.Tensor:
+        count = cube.shape[0] * cube.shape[2] * cube.shape[3]
+        index = torch.randperm(count, generator=self.generator)[: self.spectra_per_batch]
+        return index.to(cube.device)
+
+    def _generator_adversarial(self, rgb: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        """Non-saturating generator side of eq. 16: ``−log D_spat(S_r) − log D_spec(S_r)``."""
+        self._to(pred.device)
+        fake = self._masked(pred)
+        for p in self._discriminator_parameters():
+            p.requires_grad_(False)
+        try:
+            spatial = self.spatial(rgb, fake)
+            spectral = self.spectral(self._pick_spectra(fake, self._pixel_index(fake)))
+        finally:
+            for p in self._discriminator_parameters():
+                p.requires_grad_(True)
+        return (
+            F.binary_cross_entropy_with_logits(spatial, torch.ones_like(spatial))
+            + F.binary_cross_entropy_with_logits(spectral, torch.ones_like(spectral))
+        )
+
+    # ------------------------------------------------------------------------------------------- discriminator side
+
+    def discriminator_step(self, model: nn.Module, batch: dict) -> dict[str, float]:
+        """Count one generator iteration; on every ``d_every``-th call update both discriminators (eq. 17, max side).
+
+        Returns ``{"d_spatial": ..., "d_spectral": ...}`` (binary cross-entropy of real vs synthesised) when an
+        update happened, ``{}`` otherwise.
+        """
+        if self.lambda_adv <= 0:
+            return {}
+        self.calls += 1
+        if self.calls % self.d_every:
+            return {}
+        rgb, real = batch["rgb"], batch["cube"]
+        self._to(real.device)
+        with torch.no_grad():
+            fake = self._masked(_unwrap(model).decompose(rgb).cube)
+        real = self._masked(real)
+        index = self._pixel_index(real)
+        spatial_real, spatial_fake = self.spatial(rgb, real), self.spatial(rgb, fake)
+        spectral_real = self.spectral(self._pick_spectra(real, index))
+        spectral_fake = self.spectral(self._pick_spectra(fake, index))
+        d_spatial = F.binary_cross_entropy_with_logits(
+            spatial_real, torch.ones_like(spatial_real)
+        ) + F.binary_cross_entropy_with_logits(spatial_fake, torch.zeros_like(spatial_fake))
+        d_spectral = F.binary_cross_entropy_with_logits(
+            spectral_real, torch.ones_like(spectral_real)
+        ) + F.binary_cross_entropy_with_logits(spectral_fake, torch.zeros_like(spectral_fake))
+        self.d_optimizer.zero_grad(set_to_none=True)
+        (d_spatial + d_spectral).backward()
+        self.d_optimizer.step()
+        return {"d_spatial": float(d_spatial.detach()), "d_spectral": float(d_spectral.detach())}
+
+    def _discriminator_parameters(self) -> list[nn.Parameter]:
+        return list(self.spatial.parameters()) + list(self.spectral.parameters())
+
+    def _to(self, device: torch.device) -> None:
+        """Keep the discriminators on the device of the data (parameters are moved in place)."""
+        self.spatial.to(device)
+        self.spectral.to(device)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The INSS module inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
+# --------------------------------------------------------------------------------------------------- training task
+
+
+def inss_library(spec: dict, wavelengths: np.ndarray) -> SpectralLibrary:
+    """The spectral library R of a run, resampled to the cube's band centres.
+
+    ``spec`` (the ``data.library`` section of a config):
+
+    * ``source``: ``"earthlib"`` (default; field and laboratory spectra, see
+      :func:`hsinr.spectral.library.earthlib_library`) or the path of a user library (ENVI ``.sli`` or CSV);
+    * ``classes``: earthlib classes to keep (e.g. ``[vegetation, soil, built]``), default all;
+    * ``count``: at most this many spectra, drawn at random (``seed``) from those classes (default 64; the paper uses
+      345 USGS spectra, which are not available here);
+    * ``shade``: append an all-zero "shade" spectrum (default true) so that dark pixels (water, shadow) are
+      reachable by the convex mixture.
+    """
+    source = spec.get("source", "earthlib")
+    if source == "earthlib":
+        library = earthlib_library(wavelengths, spec.get("classes"))
+    else:
+        library = load_library(source).resample(wavelengths)
+    count = int(spec.get("count", 64))
+    if 0 < count < len(library):
+        keep = np.sort(np.random.default_rng(int(spec.get("seed", 0))).choice(len(library), count, replace=False))
+        library = SpectralLibrary(library.spectra[keep], library.wavelengths, library.names[keep],
+                                  library.classes[keep])
+    if spec.get("shade", True):
+        library = SpectralLibrary(
+            np.vstack([library.spectra, np.zeros((1, library.spectra.shape[1]))]),
+            library.wavelengths,
+            np.append(library.names, "shade"),
+            np.append(library.classes, "shade"),
+        )
+    return library
+
+
+@register_task("inss")
+class INSSTask:
+    """``task: inss`` — INSS trained on one remote-sensing cube, left columns for training, the rest held out.
+
+    Config keys (besides the trainer's ``train`` section):
+
+    * ``model``: ``{name: inss, args: {order, cell, widths, ...}}``; ``library``, ``library_names`` and
+      ``library_classes`` are filled in from ``data.library`` when absent (and so stored in every checkpoint).
+    * ``data.root``: the cube file (Jasper Ridge, Samson or Urban of ``../shared/data/remote``); ``data.loader``:
+      ``jasper``/``samson``/``urban`` when the file name does not say; ``data.train_fraction`` (0.5): the share of
+      columns, from the left, used for training; the remaining columns are both ``val`` and ``test``;
+      ``data.rgb_wavelengths``: R, G, B wavelengths in nm (default AVIRIS bands 35/18/8); ``data.library``: see
+      :func:`inss_library`; ``data.patch_size``, ``data.patches_per_epoch``, ``data.augment`` as for every task.
+    * ``inss``: keyword arguments of :class:`INSSLoss` (``lambda_cos``, ``lambda_hsv``, ``lambda_reg``,
+      ``lambda_adv``, ``band_weighted``, ``d_every``, ``d_lr``, ...).
+
+    The RGB input is the cube's own three bands; losses and metrics leave out the water-absorption bands
+    (:func:`hsinr.data.remote.valid_band_mask`). The trainer calls :meth:`loss` each iteration and
+    :meth:`discriminator_step` after each optimiser step (see :class:`INSSLoss` for the schedule).
+    """
+
+    def __init__(self, config: dict, run_dir: Path):
+        self.config, self.run_dir = config, Path(run_dir)
+        if config["model"].get("name") != "inss":
+            raise ConfigError(f"task 'inss' trains the 'inss' model, not {config['model'].get('name')!r}")
+        data = config["data"]
+        if not data.get("root"):
+            raise ConfigError("task 'inss': data.root must name a remote-sensing cube file (e.g. jasper_ridge_198.mat)")
+        cube = load_remote_cube(data["root"], data.get("loader"))
+        self.source = str(data["root"])
+        self.wavelengths = cube.wavelengths
+        self.valid = valid_band_mask(self.wavelengths)
+        self.response = band_pick_response(self.wavelengths, data.get("rgb_wavelengths"))
+        self.train_fraction = float(data.get("train_fraction", 0.5))
+        train_part, held_out = split_columns(cube, self.train_fraction)
+        self.train_pair = remote_pair(train_part, "train", data.get("rgb_wavelengths"))
+        self.held_out_pair = remote_pair(held_out, "held_out", data.get("rgb_wavelengths"))
+        args = config["model"].setdefault("args", {})
+        if "library" not in args:
+            library = inss_library(data.get("library") or {}, self.wavelengths)
+            args.update(library=library.spectra.astype(np.float32).tolist(), library_names=library.names.tolist(),
+                        library_classes=library.classes.tolist())
+        try:
+            self.objective = INSSLoss(cube.bands, self.response, self.valid, **(config.get("inss") or {}))
+        except TypeError as exc:
+            raise ConfigError(f"task 'inss': bad key in the 'inss' section: {exc}") from None
+
+    def train_dataset(self, seed: int) -> PatchDataset:
+        data = self.config["data"]
+        return PatchDataset(
+            [self.train_pair],
+            patch_size=int(data.get("patch_size", 32)),
+            patches_per_epoch=int(data.get("patches_per_epoch", 1000)),
+            augment=bool(data.get("augment", True)),
+            seed=seed,
+        )
+
+    def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.objective.loss(model, batch)
+
+    def discriminator_step(self, model: nn.Module, batch: dict) -> dict[str, float]:
+        return self.objective.discriminator_step(model, batch)
+
+    def validate(self, model: nn.Module, subset: str = "val") -> dict:
+        """Metrics of the held-out columns over the valid bands (``val`` and ``test`` are the same columns)."""
+        if subset not in ("val", "test"):
+            return {}
+        module = _unwrap(model)
+        device = next(module.parameters()).device
+        rgb = torch.from_numpy(self.held_out_pair.rgb.transpose(2, 0, 1).copy())[None].to(device)
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            pred = module(rgb)[0].permute(1, 2, 0).cpu().numpy()
+        module.train(was_training)
+        return metrics.evaluate_all(self.held_out_pair.cube[..., self.valid], pred[..., self.valid])
+
+    def meta(self) -> dict:
+        """Checkpoint metadata: band centres, the RGB band picks (as a one-hot ``srf``), valid bands, the split."""
+        picks = [float(self.wavelengths[i]) for i in self.response.argmax(axis=1)]
+        return {
+            "task": "inss",
+            "wavelengths": self.wavelengths.tolist(),
+            "srf": self.response.tolist(),
+            "response": f"cube bands at {picks[0]:.1f}/{picks[1]:.1f}/{picks[2]:.1f} nm as R/G/B",
+            "input": "three bands of the cube on its own scale (reflectance ~0-1), rgb = cube @ srf.T",
+            "valid_bands": self.valid.tolist(),
+            "split": {"train": f"columns [0, {self.train_fraction:.2f}) of {self.source}",
+                      "val": "the remaining columns", "test": "the remaining columns"},
+            "data": {"root": self.source},
+        }
