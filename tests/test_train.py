@@ -107,3 +107,9 @@ def test_split_is_written_and_reused(folder_dataset, tmp_path):
     config["data"]["split"] = {"ratios": [0.2, 0.4, 0.4], "seed": 5}  # ignored: the written split wins
     assert make_task(config, run).split == first
     assert sorted(sum(first.values(), [])) == [f"scene{i}" for i in range(5)]
+
+
+def test_benchmark_labels_give_distinct_run_folders():
+    from hsinr.benchmark import slug
+
+    assert slug("PriNET") != slug("PriNET+") and slug("MST++") == "mstplusplus"

@@ -27,9 +27,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .checkpoint import load_checkpoint
-from .complexity import count_parameters, macs_per_pixel
+from .complexity import count_macs, count_parameters, macs_per_pixel
 from .config import deep_merge, save_config
 from .data import save_split
 from .errors import ConfigError
@@ -40,8 +41,8 @@ from .train import train
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of a label."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "method"
+    """A file-name-safe version of a label ("PriNET+" → "prinetplus", so it differs from "PriNET")."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text.replace("+", "plus")).strip("_").lower() or "method"
 
 
 def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, reuse: bool = True) -> dict:
@@ -56,8 +57,8 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
     if not methods:
         raise ConfigError("the benchmark config lists no methods")
     labels = [m.get("label") or m["model"]["name"] for m in methods]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"method labels must be unique: {labels}")
+    if len({slug(label) for label in labels}) != len(labels):
+        raise ConfigError(f"method labels must be unique (also as folder names): {labels}")
     base = {k: v for k, v in config.items() if k not in ("methods", "folds", "evaluate")}
     folds = config.get("folds") or [None]
     eval_cfg = config.get("evaluate") or {}
@@ -96,7 +97,7 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
             # closed-form maps hold their fitted coefficients as buffers, not parameters
             fitted = sum(b.numel() for b in model.buffers()) if getattr(model, "closed_form", False) else 0
             extras[label].setdefault("params", count_parameters(model) or fitted)
-            extras[label].setdefault("macs_per_pixel", macs_per_pixel(model, 64, 64))
+            extras[label].setdefault("macs_per_pixel", _macs_per_pixel(model))
         task = make_task(deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]))
         task.config["train"]["val_tile"] = int(eval_cfg.get("tile", 512))
         cases = task.eval_cases("test")
@@ -129,16 +130,38 @@ def protocol_of(config: dict, folds: int) -> dict:
     if tcfg.get("max_minutes"):
         budget += f", at most {tcfg['max_minutes']} min per method (wall clock)"
     split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
+    if config.get("task") == "fusion":
+        scale = data.get("scale") or 4
+        inputs = {"inputs": f"simulated from the cubes: LR-HSI = 3x3 Gaussian blur (sigma 0.5) then every {scale}th "
+                            f"pixel; HR-MSI = cube @ srf.T, response {data.get('response')}",
+                  "ERGAS": f"ratio = scale = {scale}",
+                  "crop": f"whole test images cut to the top-left multiple of {scale} pixels, no border crop"}
+    else:
+        inputs = {"RGB": f"rendered from the cubes with response {data.get('response')} (rgb = cube @ srf.T)"}
+    regions = f" regions {data['regions']}" if data.get("regions") else ""
     return {
-        "data": f"{data.get('kind')} {data.get('root') or ''} {data.get('scenes') or ''}".strip(),
-        "RGB": f"rendered from the cubes with response {data.get('response')} (rgb = cube @ srf.T)",
+        "data": f"{data.get('kind')} {data.get('root') or ''} {data.get('scenes') or ''}{regions}".strip(),
         "split": split,
         "seed": config.get("seed", 0),
         "budget": budget + f", Adam lr {tcfg.get('lr')}, L1 loss",
         "crop": "whole test images, no border crop",
+        **inputs,
         "PSNR": "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))",
         "timing": "ms_per_mpix: CPU inference on this machine, same run for all methods (compare ratios only)",
     }
+
+
+def _macs_per_pixel(model) -> float:
+    """MACs per output pixel on a 64×64 output: RGB models via :func:`macs_per_pixel`; fusion models
+    (``input_keys == ("lr_hsi", "hr_msi")``) on zero inputs of ``(1, hsi_bands, 64/scale, 64/scale)`` and
+    ``(1, msi_bands, 64, 64)``."""
+    if tuple(getattr(model, "input_keys", ("rgb",))) != ("lr_hsi", "hr_msi"):
+        return macs_per_pixel(model, 64, 64)
+    side = 64 // model.scale
+    lr_hsi = torch.zeros(1, model.hsi_bands, side, side)
+    hr_msi = torch.zeros(1, model.msi_bands, side * model.scale, side * model.scale)
+    model.eval()
+    return count_macs(model, (lr_hsi, hr_msi)) / float(hr_msi.shape[-2] * hr_msi.shape[-1])
 
 
 def _summary_figures(out_dir: Path, case, predictions: dict) -> None:

@@ -222,7 +222,8 @@ def _fit_closed_form(model, spec, meta, task, run_dir, world) -> dict:
     started = time.monotonic()
     from .models.least_squares import fit_from_pairs
 
-    fit_from_pairs(model, task.train_pairs())
+    if getattr(model, "fits_data", True):  # training-free methods (bicubic, colour-science recovery) fit nothing
+        fit_from_pairs(model, task.train_pairs())
     summary = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "closed form"}
     if world.main:
         val = task.validate(model, "val")

@@ -62,6 +62,7 @@ class BicubicFusion(nn.Module):
 
     input_keys = ("lr_hsi", "hr_msi")
     closed_form = True
+    fits_data = False
 
     def __init__(self, scale: int = 4, hsi_bands: int = 31, msi_bands: int = 3, out_bands: int | None = None):
         super().__init__()
