@@ -18,7 +18,8 @@ Default weights: λ1 = 10, λ2 = 0.1, λ3 = 1, λ4 = 0.01 (Sec. III-E-3); a weig
 
 :class:`INSSLoss` is the objective (with the discriminators and their optimiser); :class:`INSSTask` (``task: inss``)
 adapts it to the trainer: one remote-sensing cube split into training and held-out columns, and the spectral
-library (:func:`inss_library`) written into the model's arguments.
+library (:func:`inss_library`) written into the model's arguments. The same task trains RGB → HSI baselines
+(least squares, CNNs) on that data with an L1 loss over the valid bands, for benchmarks against INSS.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import metrics
 from .data.patches import PatchDataset
 from .data.remote import band_pick_response, load_remote_cube, remote_pair, split_columns, valid_band_mask
+from .data.split import save_split
 from .errors import ConfigError
+from .infer import reconstruct
 from .spectral.library import SpectralLibrary, earthlib_library, load_library
-from .tasks import register_task
+from .tasks import EvalCase, mean_metrics, register_task
 
 LEAKY_SLOPE = 0.2
 
@@ -345,19 +347,24 @@ def inss_library(spec: dict, wavelengths: np.ndarray) -> SpectralLibrary:
 
 @register_task("inss")
 class INSSTask:
-    """``task: inss`` — INSS trained on one remote-sensing cube, left columns for training, the rest held out.
+    """``task: inss`` — a remote-sensing cube split into training (left) and held-out (right) columns.
+
+    Trains INSS with its objective (:class:`INSSLoss`), and, on the same data, split and band mask, any RGB → HSI
+    model of the registry (``linear_ls``, ``hscnn_r``, ...) with a plain L1 loss over the valid bands, so that
+    ``hsinr benchmark`` can compare INSS with spectral super-resolution baselines.
 
     Config keys (besides the trainer's ``train`` section):
 
     * ``model``: ``{name: inss, args: {order, cell, widths, ...}}``; ``library``, ``library_names`` and
-      ``library_classes`` are filled in from ``data.library`` when absent (and so stored in every checkpoint).
+      ``library_classes`` are filled in from ``data.library`` when absent (and so stored in every checkpoint). For
+      any other model ``args.out_bands`` is set to the cube's band count when absent (another value is an error).
     * ``data.root``: the cube file (Jasper Ridge, Samson or Urban of ``../shared/data/remote``); ``data.loader``:
       ``jasper``/``samson``/``urban`` when the file name does not say; ``data.train_fraction`` (0.5): the share of
       columns, from the left, used for training; the remaining columns are both ``val`` and ``test``;
       ``data.rgb_wavelengths``: R, G, B wavelengths in nm (default AVIRIS bands 35/18/8); ``data.library``: see
       :func:`inss_library`; ``data.patch_size``, ``data.patches_per_epoch``, ``data.augment`` as for every task.
     * ``inss``: keyword arguments of :class:`INSSLoss` (``lambda_cos``, ``lambda_hsv``, ``lambda_reg``,
-      ``lambda_adv``, ``band_weighted``, ``d_every``, ``d_lr``, ...).
+      ``lambda_adv``, ``band_weighted``, ``d_every``, ``d_lr``, ...); ignored for other models.
 
     The RGB input is the cube's own three bands; losses and metrics leave out the water-absorption bands
     (:func:`hsinr.data.remote.valid_band_mask`). The trainer calls :meth:`loss` each iteration and
@@ -366,8 +373,6 @@ class INSSTask:
 
     def __init__(self, config: dict, run_dir: Path):
         self.config, self.run_dir = config, Path(run_dir)
-        if config["model"].get("name") != "inss":
-            raise ConfigError(f"task 'inss' trains the 'inss' model, not {config['model'].get('name')!r}")
         data = config["data"]
         if not data.get("root"):
             raise ConfigError("task 'inss': data.root must name a remote-sensing cube file (e.g. jasper_ridge_198.mat)")
@@ -380,15 +385,29 @@ class INSSTask:
         train_part, held_out = split_columns(cube, self.train_fraction)
         self.train_pair = remote_pair(train_part, "train", data.get("rgb_wavelengths"))
         self.held_out_pair = remote_pair(held_out, "held_out", data.get("rgb_wavelengths"))
-        args = config["model"].setdefault("args", {})
-        if "library" not in args:
-            library = inss_library(data.get("library") or {}, self.wavelengths)
-            args.update(library=library.spectra.astype(np.float32).tolist(), library_names=library.names.tolist(),
-                        library_classes=library.classes.tolist())
-        try:
-            self.objective = INSSLoss(cube.bands, self.response, self.valid, **(config.get("inss") or {}))
-        except TypeError as exc:
-            raise ConfigError(f"task 'inss': bad key in the 'inss' section: {exc}") from None
+        stem = Path(self.source).stem
+        self.scene_names = {"train": f"{stem}_left", "held_out": f"{stem}_right"}
+        self.split = {"train": [self.scene_names["train"]], "val": [self.scene_names["held_out"]],
+                      "test": [self.scene_names["held_out"]]}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_split(self.run_dir / "split.json", self.split, columns=self._split_description())
+        model = config["model"]
+        args = model.setdefault("args", {})
+        self.objective: INSSLoss | None = None
+        if model.get("name") == "inss":
+            if "library" not in args:
+                library = inss_library(data.get("library") or {}, self.wavelengths)
+                args.update(library=library.spectra.astype(np.float32).tolist(), library_names=library.names.tolist(),
+                            library_classes=library.classes.tolist())
+            try:
+                self.objective = INSSLoss(cube.bands, self.response, self.valid, **(config.get("inss") or {}))
+            except TypeError as exc:
+                raise ConfigError(f"task 'inss': bad key in the 'inss' section: {exc}") from None
+        elif int(args.setdefault("out_bands", cube.bands)) != cube.bands:
+            raise ConfigError(
+                f"task 'inss': model {model.get('name')!r} has out_bands={args['out_bands']} but {self.source} has "
+                f"{cube.bands} bands"
+            )
 
     def train_dataset(self, seed: int) -> PatchDataset:
         data = self.config["data"]
@@ -400,25 +419,51 @@ class INSSTask:
             seed=seed,
         )
 
+    def train_pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The training columns as one ``(rgb (H, w, 3), cube (H, w, C))`` pair (closed-form models fit on it)."""
+        return [(self.train_pair.rgb, self.train_pair.cube)]
+
     def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.objective.loss(model, batch)
+        """Eq. 18 for INSS; for any other model the mean absolute error over the valid bands (``{"l1": ...}``)."""
+        if self.objective is not None:
+            return self.objective.loss(model, batch)
+        pred = model(batch["rgb"])
+        valid = torch.as_tensor(self.valid, device=pred.device)
+        loss = (pred - batch["cube"])[:, valid].abs().mean()
+        return loss, {"l1": float(loss.detach())}
 
     def discriminator_step(self, model: nn.Module, batch: dict) -> dict[str, float]:
+        """Update INSS's discriminators on their schedule; nothing (``{}``) for other models."""
+        if self.objective is None:
+            return {}
         return self.objective.discriminator_step(model, batch)
 
+    def eval_cases(self, subset: str = "val") -> list[EvalCase]:
+        """Whole images of ``subset``: the held-out columns for ``val`` and ``test``, the training columns for
+        ``train``; none for anything else.
+
+        Truth and prediction keep only the valid (non-water-absorption) bands, so every metric of
+        :func:`hsinr.metrics.evaluate_all` is over those bands. Prediction is :func:`hsinr.infer.reconstruct` with
+        tiles of ``train.val_tile`` pixels (one whole-image pass for images no larger than a tile). The
+        back-projection MRAE (RGB re-rendered with the band picks) is included when all three picked bands are valid.
+        """
+        pair = {"val": self.held_out_pair, "test": self.held_out_pair, "train": self.train_pair}.get(subset)
+        if pair is None:
+            return []
+        tile = int(self.config["train"].get("val_tile", 512))
+        valid = self.valid
+
+        def predict(model: nn.Module, rgb: np.ndarray = pair.rgb) -> np.ndarray:
+            return reconstruct(rgb, _unwrap(model), tile=tile, progress=False)[..., valid]
+
+        picks_valid = bool(valid[self.response.argmax(axis=1)].all())
+        metric_args = {"rgb": pair.rgb, "srf": self.response[:, valid]} if picks_valid else {}
+        name = self.scene_names["train" if subset == "train" else "held_out"]
+        return [EvalCase(name, pair.cube[..., valid], self.wavelengths[valid], predict, metric_args)]
+
     def validate(self, model: nn.Module, subset: str = "val") -> dict:
-        """Metrics of the held-out columns over the valid bands (``val`` and ``test`` are the same columns)."""
-        if subset not in ("val", "test"):
-            return {}
-        module = _unwrap(model)
-        device = next(module.parameters()).device
-        rgb = torch.from_numpy(self.held_out_pair.rgb.transpose(2, 0, 1).copy())[None].to(device)
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            pred = module(rgb)[0].permute(1, 2, 0).cpu().numpy()
-        module.train(was_training)
-        return metrics.evaluate_all(self.held_out_pair.cube[..., self.valid], pred[..., self.valid])
+        """Metrics of :meth:`eval_cases` (held-out columns for ``val``/``test``, valid bands only)."""
+        return mean_metrics(model, self.eval_cases(subset))
 
     def meta(self) -> dict:
         """Checkpoint metadata: band centres, the RGB band picks (as a one-hot ``srf``), valid bands, the split."""
@@ -430,7 +475,14 @@ class INSSTask:
             "response": f"cube bands at {picks[0]:.1f}/{picks[1]:.1f}/{picks[2]:.1f} nm as R/G/B",
             "input": "three bands of the cube on its own scale (reflectance ~0-1), rgb = cube @ srf.T",
             "valid_bands": self.valid.tolist(),
-            "split": {"train": f"columns [0, {self.train_fraction:.2f}) of {self.source}",
-                      "val": "the remaining columns", "test": "the remaining columns"},
+            "split": self.split,
+            "split_columns": self._split_description(),
             "data": {"root": self.source},
         }
+
+    def _split_description(self) -> dict:
+        """Which columns each split scene holds (``<stem>_left`` trains, ``<stem>_right`` is val and test)."""
+        train_columns = self.train_pair.cube.shape[1]
+        total = train_columns + self.held_out_pair.cube.shape[1]
+        return {self.scene_names["train"]: f"columns [0, {train_columns}) of {total} in {self.source}",
+                self.scene_names["held_out"]: f"columns [{train_columns}, {total}) of {total} in {self.source}"}

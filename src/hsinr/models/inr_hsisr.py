@@ -165,14 +165,19 @@ class INRHSISR(nn.Module):
         self.layer_shapes = list(zip(sizes[:-1], sizes[1:]))  # (fan_in, fan_out) of each MLP layer
         self.mlp_parameters = sum(i * o + o for i, o in self.layer_shapes)
         self.head = nn.Conv2d(hyper_width, self.mlp_parameters, 1)
+        # Width-aware multiplier on the head's weights (as in muP): Adam moves every weight by about the learning
+        # rate, so a 1024-wide head would change each predicted MLP weight 16x faster than a 64-wide one and diverge
+        # at learning rates the small models need. Scaling by 64/width keeps the step size independent of the width.
+        self.head_multiplier = min(1.0, 64.0 / hyper_width)
         self._init_head()
 
     def _init_head(self) -> None:
         """Start every cell from the same well-scaled MLP: the head's bias holds unit-variance weights (scaled by
         1/sqrt(fan_in) in :meth:`evaluate_mlps`) and zero biases; its 1×1 weights start small, so the hypernetwork
-        first learns a shared mapping and then how the image should modulate it."""
+        first learns a shared mapping and then how the image should modulate it. The stored weights are divided by
+        the head multiplier so that the effective weights start equally small for every width."""
         with torch.no_grad():
-            self.head.weight.mul_(0.1)
+            self.head.weight.mul_(0.1 / self.head_multiplier)
             parts = []
             for fan_in, fan_out in self.layer_shapes:
                 parts += [torch.empty(fan_in * fan_out).uniform_(-math.sqrt(3), math.sqrt(3)), torch.zeros(fan_out)]
@@ -187,7 +192,7 @@ class INRHSISR(nn.Module):
         x = F.relu(self.lift(cond))
         for conv, norm in zip(self.blocks, self.norms):
             x = F.relu(norm(conv(x), cond))
-        return self.head(x)
+        return F.conv2d(x, self.head.weight * self.head_multiplier, self.head.bias)
 
     def pixel_inputs(
         self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None

@@ -1,0 +1,206 @@
+"""``task: inss`` as a benchmark task: evaluation cases over the valid bands, baselines with an L1 fallback, the
+``remote-rgb`` helper and the train → remote-rgb → synthesize chain, on a tiny self-written Jasper-Ridge-like file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.io import savemat
+
+from hsinr.config import DEFAULTS, deep_merge
+from hsinr.data.remote import aviris_band_centres
+from hsinr.errors import ConfigError
+from hsinr.models import make
+from hsinr.tasks import make_task
+
+# AVIRIS band numbers of the tiny cube: 8/18/35 are the RGB picks; 105, 110 and 160 lie in the water-absorption
+# ranges and 222 beyond 2450 nm, so 6 of the 10 bands are valid.
+BANDS = np.array([8, 18, 35, 60, 105, 110, 130, 160, 200, 222])
+VALID = np.array([True, True, True, True, False, False, True, False, True, False])
+HEIGHT, WIDTH = 16, 24
+JASPER = Path(__file__).resolve().parents[2] / "shared" / "data" / "remote" / "jasper_ridge_198.mat"
+
+
+def linear_scene(seed: int = 0, water_noise: bool = True) -> np.ndarray:
+    """``(H, W, 10)`` reflectance in which every valid band is a fixed linear mix of the three RGB bands; with
+    ``water_noise`` the invalid bands of the right half are replaced by noise that no RGB map can predict."""
+    rng = np.random.default_rng(seed)
+    picked = 0.1 + 0.5 * rng.random((HEIGHT, WIDTH, 3))  # bands 8, 18, 35 (blue, green, red)
+    mix = 0.5 * rng.random((3, BANDS.size))
+    mix[:, :3] = np.eye(3)
+    cube = picked @ mix
+    if water_noise:
+        cube[:, WIDTH // 2:, ~VALID] = rng.random((HEIGHT, WIDTH // 2, int((~VALID).sum())))
+    return cube.astype(np.float32)
+
+
+def write_jasper_like(path: Path, cube: np.ndarray) -> Path:
+    """Write ``cube`` in Jasper Ridge's layout: ``Y`` (bands, pixels) column-major, ``maxValue``, ``SlectBands``."""
+    y = np.rint(cube * 5000).transpose(2, 0, 1).reshape(cube.shape[2], -1, order="F")
+    savemat(path, {"Y": y, "nRow": HEIGHT, "nCol": WIDTH, "maxValue": 5000.0, "SlectBands": BANDS[:, None]})
+    return path
+
+
+def tiny_library(count: int = 4) -> list[list[float]]:
+    return (0.1 + 0.8 * np.random.default_rng(1).random((count, BANDS.size))).tolist()
+
+
+def config_for(path: Path, model: dict, **sections) -> dict:
+    base = {
+        "task": "inss",
+        "model": model,
+        "data": {"root": str(path), "patch_size": 8, "patches_per_epoch": 4, "augment": False},
+        "inss": {"lambda_adv": 0.0},
+        "train": {"epochs": 1, "batch_size": 2, "lr": 1e-3, "val_tile": 64},
+    }
+    return deep_merge(DEFAULTS, deep_merge(base, sections))
+
+
+def tiny_inss(order: int = 1) -> dict:
+    return {"name": "inss", "args": {"library": tiny_library(), "order": order, "cell": 4, "widths": [4, 4, 4, 4]}}
+
+
+@pytest.fixture
+def scene_file(tmp_path) -> Path:
+    return write_jasper_like(tmp_path / "jasper_tiny.mat", linear_scene())
+
+
+def test_eval_cases_hold_the_right_columns_and_only_the_valid_bands(scene_file, tmp_path):
+    task = make_task(config_for(scene_file, {"name": "linear_ls"}), tmp_path / "run")
+    cube = np.rint(linear_scene() * 5000) / 5000
+    (case,) = task.eval_cases("test")
+    assert case.name == "jasper_tiny_right"
+    np.testing.assert_allclose(case.truth, cube[:, WIDTH // 2:][..., VALID], atol=1e-6)
+    np.testing.assert_allclose(case.wavelengths, aviris_band_centres(BANDS[VALID]))
+    np.testing.assert_array_equal(np.argmax(case.metric_args["srf"], axis=1), [2, 1, 0])  # R, G, B = bands 35/18/8
+    (train_case,) = task.eval_cases("train")
+    np.testing.assert_allclose(train_case.truth, cube[:, : WIDTH // 2][..., VALID], atol=1e-6)
+    assert task.eval_cases("nonsense") == []
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert split["train"] == ["jasper_tiny_left"] and split["test"] == split["val"] == ["jasper_tiny_right"]
+
+
+def test_least_squares_is_exact_on_valid_bands_whatever_the_water_bands_hold(scene_file, tmp_path):
+    """The valid bands are linear in RGB, the held-out water bands are noise: metrics must not see the noise."""
+    from hsinr.train import train
+
+    config = config_for(scene_file, {"name": "linear_ls"})
+    summary = train(config, tmp_path / "run", progress=False)
+    assert summary["stopped"] == "closed form"
+    assert config["model"]["args"]["out_bands"] == BANDS.size  # filled in from the cube
+    from hsinr.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    task = make_task(config, tmp_path / "run")
+    scores = task.validate(model, "test")
+    # 16-bit-like quantisation of the stored cube (÷ 5000) bounds the fit error
+    assert scores["rmse"] < 2e-4 and scores["psnr"] > 70 and scores["sam"] < 0.05
+    full = model(torch.from_numpy(task.held_out_pair.rgb.transpose(2, 0, 1).copy())[None])
+    truth = np.rint(linear_scene() * 5000)[:, WIDTH // 2:] / 5000
+    water_error = np.abs(full[0].detach().numpy().transpose(1, 2, 0) - truth)[..., ~VALID].mean()
+    assert water_error > 0.1  # the noise is really there, and left out of the metrics above
+    assert meta["val"]["rmse"] == pytest.approx(scores["rmse"])
+
+
+def test_baselines_train_with_l1_over_valid_bands_and_no_discriminators(scene_file, tmp_path):
+    torch.manual_seed(0)
+    config = config_for(scene_file, {"name": "hscnn_r", "args": {"width": 4, "blocks": 1}})
+    task = make_task(config, tmp_path / "run")
+    model = make(config["model"])
+    assert task.objective is None and config["model"]["args"]["out_bands"] == BANDS.size
+    batch = {k: v[None] for k, v in task.train_dataset(0)[0].items()}
+    loss, terms = task.loss(model, batch)
+    with torch.no_grad():
+        expected = (model(batch["rgb"]) - batch["cube"])[:, torch.from_numpy(VALID)].abs().mean()
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-6) and set(terms) == {"l1"}
+    changed = {**batch, "cube": batch["cube"].clone()}
+    changed["cube"][:, torch.from_numpy(~VALID)] += 7.0  # water bands do not count
+    assert float(task.loss(model, changed)[0].detach()) == pytest.approx(float(loss.detach()), rel=1e-6)
+    assert task.discriminator_step(model, batch) == {}
+
+
+def test_a_baseline_with_other_output_bands_is_refused(scene_file, tmp_path):
+    with pytest.raises(ConfigError, match="out_bands=31"):
+        make_task(config_for(scene_file, {"name": "linear_ls", "args": {"out_bands": 31}}), tmp_path)
+
+
+def test_inss_validation_is_the_whole_held_out_image_through_the_model(scene_file, tmp_path):
+    torch.manual_seed(0)
+    config = config_for(scene_file, tiny_inss(order=2))
+    task = make_task(config, tmp_path / "run")
+    model = make(config["model"])
+    (case,) = task.eval_cases("val")
+    with torch.no_grad():
+        direct = model(torch.from_numpy(task.held_out_pair.rgb.transpose(2, 0, 1).copy())[None])
+    direct = direct[0].numpy().transpose(1, 2, 0)[..., VALID]
+    np.testing.assert_allclose(case.predict(model), direct, atol=1e-5)
+    from hsinr.metrics import rmse
+
+    assert task.validate(model, "val")["rmse"] == pytest.approx(rmse(case.truth, direct), rel=1e-5)
+
+
+def test_remote_rgb_writes_the_bands_of_the_held_out_part(scene_file, tmp_path):
+    from hsinr.cli import main
+    from hsinr.io import read_rgb
+
+    assert main(["remote-rgb", str(scene_file), "--part", "right", "-o", str(tmp_path / "right.png")]) == 0
+    rgb = read_rgb(tmp_path / "right.png")
+    cube = np.rint(linear_scene() * 5000) / 5000
+    np.testing.assert_allclose(rgb, cube[:, WIDTH // 2:][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
+    assert main(["remote-rgb", str(scene_file), "--part", "all", "-o", str(tmp_path / "all.png")]) == 0
+    assert read_rgb(tmp_path / "all.png").shape == (HEIGHT, WIDTH, 3)
+    bright = write_jasper_like(tmp_path / "jasper_bright.mat", 2.0 * linear_scene(water_noise=False))
+    assert main(["remote-rgb", str(bright), "-o", str(tmp_path / "bright.png")]) == 2  # would clip above 1
+
+
+def test_train_then_synthesize_the_held_out_part_end_to_end(scene_file, tmp_path):
+    from hsinr.cli import main
+    from hsinr.io import read_cube
+    from hsinr.train import train
+
+    torch.manual_seed(0)
+    train(config_for(scene_file, tiny_inss(order=2)), tmp_path / "run", progress=False)
+    assert main(["remote-rgb", str(scene_file), "-o", str(tmp_path / "right.png")]) == 0
+    assert main(["synthesize", str(tmp_path / "right.png"), "--model", str(tmp_path / "run" / "best.pt"),
+                 "-o", str(tmp_path / "right.mat"), "--abundances", str(tmp_path / "ab.tif"),
+                 "--figures", str(tmp_path / "figs")]) == 0
+    cube = read_cube(tmp_path / "right.mat")
+    assert cube.shape == (HEIGHT, WIDTH // 2, BANDS.size)
+    np.testing.assert_allclose(cube.wavelengths, aviris_band_centres(BANDS))
+    import tifffile
+
+    assert tifffile.imread(tmp_path / "ab.tif").shape == (4, HEIGHT, WIDTH // 2)
+    assert (tmp_path / "figs" / "abundances.png").exists()
+
+
+def test_benchmark_compares_baselines_and_inss_orders_on_the_same_split(scene_file, tmp_path):
+    from hsinr.benchmark import run_benchmark
+
+    config = config_for(scene_file, tiny_inss())
+    config.pop("model")
+    config["methods"] = [
+        {"label": "Linear LS", "model": {"name": "linear_ls", "args": {"out_bands": BANDS.size}}},
+        {"label": "INSS K=1", "model": tiny_inss(order=1)},
+        {"label": "INSS K=2", "model": tiny_inss(order=2)},
+    ]
+    config["evaluate"] = {"tile": 64, "figures": False}
+    torch.manual_seed(0)
+    result = run_benchmark(config, tmp_path / "bench", progress=False)
+    rows = {row["method"]: row for row in result["rows"]}
+    assert list(rows) == ["Linear LS", "INSS K=1", "INSS K=2"]
+    assert rows["Linear LS"]["rmse"] < 2e-4  # exact on the valid bands, as in the single-run test
+    assert all(np.isfinite(row["sam"]) and row["rmse"] > 0 for row in rows.values())
+    assert rows["INSS K=2"]["params"] > rows["INSS K=1"]["params"]  # T exists only for K >= 2
+    assert {row["scene"] for row in result["per_scene"]} == {"jasper_tiny_right"}
+
+
+@pytest.mark.skipif(not JASPER.exists(), reason="shared remote-sensing data not present")
+def test_jasper_ridge_held_out_case_has_187_bands(tmp_path):
+    task = make_task(config_for(JASPER, {"name": "linear_ls"}), tmp_path)
+    (case,) = task.eval_cases("test")
+    assert case.truth.shape == (100, 50, 187) and case.name == "jasper_ridge_198_right"
+    assert not np.any((case.wavelengths >= 1350) & (case.wavelengths <= 1450))
