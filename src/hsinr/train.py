@@ -113,7 +113,11 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     if world.main:
         run_dir.mkdir(parents=True, exist_ok=True)
     world.barrier()
-    task = make_task(config, run_dir)
+    if world.main:  # rank 0 writes the split (and generates synthetic scenes) before the others read them
+        task = make_task(config, run_dir)
+    world.barrier()
+    if not world.main:
+        task = make_task(config, run_dir)
     spec = {"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}
     model = make(spec).to(device)
     meta = task.meta()
@@ -164,7 +168,10 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         dataset.set_epoch(epoch)
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        mine = batches[world.rank :: world.world]
+        usable = len(batches) - len(batches) % world.world  # every rank must take the same number of steps
+        if usable == 0:
+            raise ConfigError(f"{len(batches)} batches per epoch for {world.world} ranks: raise data.patches_per_epoch")
+        mine = batches[:usable][world.rank :: world.world]
         loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=0)
         train_model.train()
         losses = []

@@ -276,8 +276,11 @@ class INRHSISR(nn.Module):
         return int(math.ceil(radius / c) * c)
 
     def extra_macs(self, height: int, width: int) -> int:
-        """Multiply-accumulates of the pixel-wise MLPs (not visible to conv/linear hooks) for one H×W image."""
-        return height * width * sum(i * o for i, o in self.layer_shapes)
+        """Multiply-accumulates not visible to conv/linear hooks for one H×W image: the pixel-wise MLPs and the
+        head (applied with ``F.conv2d`` to include its weight multiplier), one head evaluation per cell."""
+        cells = math.ceil(height / self.cell_size) * math.ceil(width / self.cell_size)
+        head = cells * self.head.in_channels * self.head.out_channels
+        return height * width * sum(i * o for i, o in self.layer_shapes) + head
 
     @property
     def alignment(self) -> int:
