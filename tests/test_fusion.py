@@ -347,3 +347,15 @@ def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
     config["data"]["scale"] = 8
     with pytest.raises(ConfigError, match="must agree"):
         train(config, tmp_path / "run8", progress=False)
+
+
+def test_benchmark_counts_fusion_macs_per_hr_pixel():
+    from hsinr.benchmark import _macs_per_pixel
+
+    model = tiny_inf3(upsample="bilinear")  # 1-layer encoders of width 8, MLP 24 → 16 → 8, decoder 8 → 8 → 31
+    spectral = 8 * 31 * 9 / 16  # 3×3 conv on the 16×16 LR grid, per 64×64 HR pixel
+    spatial = 8 * (31 + 3) * 9
+    mlp = (16 + 8) * 16 + 16 * 8
+    decoder = 8 * 8 * 9 + 31 * 8 * 9
+    assert _macs_per_pixel(model) == pytest.approx(spectral + spatial + mlp + decoder)
+    assert _macs_per_pixel(make({"name": "bicubic_fusion", "args": {}})) == 0.0

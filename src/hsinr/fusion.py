@@ -18,6 +18,7 @@ Training uses random ``patch_size`` crops of the ground truth (64×64 in the pap
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -27,8 +28,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .data import DIHEDRAL_OPS, SceneCache, discover, dihedral
+from .data import DIHEDRAL_OPS, dihedral
 from .errors import ConfigError, DataError
+from .fusion_scenes import FusionScenes
 from .spectral import resolve_response
 from .tasks import EvalCase, config_wavelengths, mean_metrics, prepare_data_root, register_task, resolve_split
 
@@ -169,6 +171,71 @@ def band_average_response(
         bands = ", ".join(f"{centres[k]:g}±{widths[k] / 2:g} nm" for k in empty)
         raise DataError(f"band_average_response: no cube band ({nm.min():g}-{nm.max():g} nm) falls in {bands}")
     return response / response.sum(axis=1, keepdims=True)
+
+
+#: Landsat 8 OLI reflective bands (USGS band ranges in nm, band 9 "cirrus" left out): the multispectral sensor of
+#: ``data.response: band_average`` for cubes without a measured response.
+LANDSAT8_OLI_BANDS = {
+    "coastal": (430.0, 450.0),
+    "blue": (450.0, 510.0),
+    "green": (530.0, 590.0),
+    "red": (640.0, 670.0),
+    "nir": (850.0, 880.0),
+    "swir1": (1570.0, 1650.0),
+    "swir2": (2110.0, 2290.0),
+}
+
+
+@dataclass(frozen=True)
+class MultispectralResponse:
+    """An ``(M, C)`` response of the HR-MSI (``msi = cube @ srf.T``) at the cube's band centres ``wavelengths`` (nm);
+    ``name`` says where it came from (stored in checkpoints)."""
+
+    srf: np.ndarray
+    wavelengths: np.ndarray
+    name: str
+
+
+def fusion_response(spec, wavelengths: Sequence[float]):
+    """The HR-MSI response of a ``task: fusion`` config (``data.response``) at the cube's band centres (nm).
+
+    Args:
+        spec: one of
+
+            * a camera spec of :func:`hsinr.spectral.resolve_response` (builtin name, file, ``"path:key"``) → its
+              ``(3, C)`` :class:`~hsinr.spectral.CameraResponse` (e.g. ``nikon_d700_cave.mat`` for CAVE);
+            * ``"band_average"`` → the :data:`LANDSAT8_OLI_BANDS` whose whole range lies inside the cube's
+              wavelengths, each a box average of the cube bands it covers (:func:`band_average_response`);
+            * ``{"centres": [...], "widths": [...], "shape": "box" | "gaussian"}`` (nm) → those bands.
+        wavelengths: the cube's band centres in nm, ``(C,)``.
+
+    Returns:
+        An object with ``srf`` ``(M, C)`` float64 and ``name`` (:class:`MultispectralResponse` for the band averages).
+
+    Raises:
+        ConfigError: a spec of none of these forms, or ``band_average`` for a cube covering no OLI band.
+        DataError: as :func:`band_average_response` / :func:`hsinr.spectral.resolve_response`.
+    """
+    nm = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - {"centres", "widths", "shape"})
+        if unknown or "centres" not in spec or "widths" not in spec:
+            raise ConfigError(f"data.response as a mapping needs centres and widths (nm), optionally shape; got {spec}")
+        shape = spec.get("shape", "box")
+        srf = band_average_response(nm, spec["centres"], spec["widths"], shape)
+        name = f"band_average {shape} centres {list(spec['centres'])} nm widths {list(spec['widths'])} nm"
+        return MultispectralResponse(srf, nm, name)
+    if not isinstance(spec, str):
+        raise ConfigError(f"data.response must be a camera spec, 'band_average' or {{centres, widths}}, got {spec!r}")
+    if spec != "band_average":
+        return resolve_response(spec, nm)
+    inside = {band: rng for band, rng in LANDSAT8_OLI_BANDS.items() if rng[0] >= nm.min() and rng[1] <= nm.max()}
+    if not inside:
+        raise ConfigError(f"data.response band_average: no Landsat 8 OLI band lies inside {nm.min():g}-{nm.max():g} nm")
+    centres = [(low + high) / 2.0 for low, high in inside.values()]
+    widths = [high - low for low, high in inside.values()]
+    srf = band_average_response(nm, centres, widths, "box")
+    return MultispectralResponse(srf, nm, f"band_average Landsat 8 OLI {'/'.join(inside)}")
 
 
 # --------------------------------------------------------------------------------------------------------- datasets
@@ -413,38 +480,50 @@ def _run_tile(model, lr_hsi, hr_msi, top, left, th, tw, scale, device) -> np.nda
 # ------------------------------------------------------------------------------------------------------------- task
 
 
+#: Defaults of ``scale``, ``hsi_bands`` and ``msi_bands`` shared by every fusion model of :mod:`hsinr.models`.
+FUSION_MODEL_DEFAULTS = {"scale": 4, "hsi_bands": 31, "msi_bands": 3}
+
+
 @register_task("fusion")
 class FusionTask:
-    """Training task ``task: fusion`` for :func:`hsinr.train.train`: the INF³ protocol on a dataset of cubes.
+    """Training task ``task: fusion`` for :func:`hsinr.train.train`: the INF³ protocol on a set of cubes.
 
-    Config keys used: ``data.kind/root/split/wavelengths`` as for ``spectral_sr``; ``data.response`` is the camera
-    whose RGB is the HR-MSI (a 3-band response; M-band responses are available through the Python API);
-    ``data.scale`` (default: ``model.args.scale``, else 4; the two must agree); ``data.patch_size``,
-    ``data.patches_per_epoch``, ``data.augment``. Loss: L1 (the paper's). Validation: whole images cropped to a
-    multiple of the scale, fused with :func:`fuse` (``train.val_tile``), metrics of :func:`hsinr.metrics.evaluate_all`
-    with ERGAS at ratio = scale.
+    Config keys used: the scene keys of :mod:`hsinr.fusion_scenes` (``data.kind/root/scenes/regions/wavelengths``;
+    ``kind: remote`` for the remote-sensing cubes, ``regions`` to train and test on two halves of one scene);
+    ``data.split`` as for ``spectral_sr``; ``data.response``, the HR-MSI response (:func:`fusion_response`: a camera
+    spec, ``band_average`` or ``{centres, widths}``); ``data.scale`` (default: ``model.args.scale``, else 4);
+    ``data.patch_size``, ``data.patches_per_epoch``, ``data.augment``. ``model.args.scale/hsi_bands/msi_bands``
+    (defaults 4/31/3) must match the data (ConfigError otherwise). Loss: L1 (the paper's). Validation: whole images
+    cropped to a multiple of the scale, fused with :func:`fuse` (``train.val_tile``), metrics of
+    :func:`hsinr.metrics.evaluate_all` with ERGAS at ratio = scale.
     """
 
     def __init__(self, config: dict, run_dir: Path):
         self.config, self.run_dir = config, Path(run_dir)
         data = config["data"]
-        model_scale = (config.get("model", {}).get("args") or {}).get("scale")
-        self.scale = int(data.get("scale") or model_scale or 4)
-        if model_scale is not None and int(model_scale) != self.scale:
-            raise ConfigError(f"data.scale={self.scale} but model.args.scale={model_scale}; they must agree")
+        model_args = config.get("model", {}).get("args") or {}
+        self.scale = int(data.get("scale") or model_args.get("scale") or FUSION_MODEL_DEFAULTS["scale"])
         if not data.get("response"):
-            raise ConfigError("task fusion needs data.response: the camera response that renders the HR-MSI")
+            raise ConfigError("task fusion needs data.response: the response that renders the HR-MSI")
         kind, root = prepare_data_root(data, self.run_dir)
-        self.items = discover(kind, root)
-        self.wavelengths = config_wavelengths(data)
-        self.response = resolve_response(data["response"], self.wavelengths)
-        self.scenes = SceneCache(self.items, srf=self.response)
-        self.split = resolve_split(data, self.run_dir, [item.name for item in self.items])
+        self.scenes = FusionScenes(data, kind, root, config_wavelengths(data))
+        self.wavelengths = self.scenes.wavelengths
+        self.response = fusion_response(data["response"], self.wavelengths)
+        needed = {"scale": self.scale, "hsi_bands": self.wavelengths.size, "msi_bands": len(self.response.srf)}
+        for key, value in needed.items():
+            given = model_args.get(key, FUSION_MODEL_DEFAULTS[key])
+            if int(given) != value:
+                default = "" if key in model_args else " (the default)"
+                raise ConfigError(
+                    f"model.args.{key}={given}{default} but the data needs {value} (scale {self.scale}, "
+                    f"{self.wavelengths.size} cube bands, {len(self.response.srf)} MSI bands); they must agree"
+                )
+        self.split = resolve_split(data, self.run_dir, self.scenes.names)
 
     def train_dataset(self, seed: int) -> FusionPatchDataset:
         data = self.config["data"]
         return FusionPatchDataset(
-            self.scenes.pairs(self.split["train"]),
+            self.scenes.cubes(self.split["train"]),
             self.response,
             self.scale,
             patch_size=int(data.get("patch_size", 64)),
@@ -464,7 +543,9 @@ class FusionTask:
         tile = int(self.config["train"].get("val_tile", 512))
         cases = []
         names = self.split.get(subset) or []
-        for name, item in zip(names, FusionFullDataset(self.scenes.pairs(names), self.response, self.scale)):
+        if not names:  # e.g. val: [] in leave-one-scene-out folds
+            return cases
+        for name, item in zip(names, FusionFullDataset(self.scenes.cubes(names), self.response, self.scale, names)):
             lr_hsi, hr_msi, cube = (item[key].permute(1, 2, 0).numpy() for key in ("lr_hsi", "hr_msi", "cube"))
 
             def predict(model, lr_hsi=lr_hsi, hr_msi=hr_msi):
@@ -490,5 +571,6 @@ class FusionTask:
             "simulation": {"blur_sigma": BLUR_SIGMA, "blur_kernel": BLUR_SIZE, "phase": downsample_phase(self.scale)},
             "input": "LR-HSI (linear, blurred and downsampled) + HR-MSI = cube @ srf.T (linear, no gamma)",
             "split": self.split,
-            "data": {"kind": self.config["data"].get("kind"), "root": str(self.config["data"].get("root"))},
+            "data": {key: self.config["data"].get(key) for key in ("kind", "scenes", "regions")}
+            | {"root": str(self.config["data"].get("root"))},
         }
