@@ -93,7 +93,9 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
                 shutil.copy(run_dir / "split.json", out_dir / "split.json")
             model, meta = load_checkpoint(run_dir / "best.pt")
             models[label] = model
-            extras.setdefault(label, {"train_seconds": []})["train_seconds"].append(train_seconds[label] or 0.0)
+            extras.setdefault(label, {"train_seconds": [], "train_steps": []})
+            extras[label]["train_seconds"].append(train_seconds[label] or 0.0)
+            extras[label]["train_steps"].append(last_step(run_dir))
             # closed-form maps hold their fitted coefficients as buffers, not parameters
             fitted = sum(b.numel() for b in model.buffers()) if getattr(model, "closed_form", False) else 0
             extras[label].setdefault("params", count_parameters(model) or fitted)
@@ -116,11 +118,18 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
         info = extras[label]
         mean.pop("fold", None)
         rows.append({**mean, "params": info["params"], "macs_per_pixel": info["macs_per_pixel"],
-                     "train_seconds": float(np.mean(info["train_seconds"]))})
+                     "train_seconds": float(np.mean(info["train_seconds"])),
+                     "train_steps": float(np.mean(info["train_steps"]))})
     protocol = protocol_of(config, len(folds))
     write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
     write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
     return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
+
+
+def last_step(run_dir: Path) -> int:
+    """Optimiser steps a run took (0 for closed-form fits), from the last line of its ``history.jsonl``."""
+    lines = (run_dir / "history.jsonl").read_text().splitlines() if (run_dir / "history.jsonl").exists() else []
+    return int(json.loads(lines[-1]).get("step", 0)) if lines else 0
 
 
 def protocol_of(config: dict, folds: int) -> dict:
