@@ -70,7 +70,8 @@ def evaluate_models(
 
 
 def mean_by_method(rows: list[dict]) -> list[dict]:
-    """Mean (and standard deviation of PSNR) of each numeric column per method, in first-seen method order."""
+    """Mean of each numeric column per method (and the standard deviation over scenes of PSNR, SSIM, SAM and ERGAS),
+    in first-seen method order."""
     methods = list(dict.fromkeys(row["method"] for row in rows))
     out = []
     for method in methods:
@@ -79,7 +80,9 @@ def mean_by_method(rows: list[dict]) -> list[dict]:
         for key, value in mine[0].items():
             if isinstance(value, float):
                 mean[key] = float(np.mean([row[key] for row in mine]))
-        mean["psnr_std"] = float(np.std([row["psnr"] for row in mine]))
+        for key in ("psnr", "ssim", "sam", "ergas"):  # mean ± std over scenes, like the fusion paper's Table 1
+            if key in mine[0]:
+                mean[f"{key}_std"] = float(np.std([row[key] for row in mine]))
         out.append(mean)
     return out
 
