@@ -22,22 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ._blocks import ResidualBlock
 from .registry import register
-
-
-class _ResidualBlock(nn.Module):
-    """3×3 conv → ReLU → 3×3 conv, plus the input; ``(N, C, H, W) → (N, C, H, W)``."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 @register("cnn_fu2018")
@@ -73,7 +59,7 @@ class CNNFu2018(nn.Module):
         self.spatial = nn.Sequential(
             nn.Conv2d(out_bands, spatial_width, 3, padding=1),
             nn.ReLU(inplace=True),
-            *[_ResidualBlock(spatial_width) for _ in range(spatial_blocks)],
+            *[ResidualBlock(spatial_width) for _ in range(spatial_blocks)],
             nn.Conv2d(spatial_width, out_bands, 3, padding=1),
         )
 

@@ -18,22 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ._blocks import ResidualBlock
 from .registry import register
-
-
-class _ResidualBlock(nn.Module):
-    """3×3 conv → ReLU → 3×3 conv, plus the input; ``(N, C, H, W) → (N, C, H, W)``."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 @register("hscnn_r")
@@ -52,7 +38,7 @@ class HSCNNR(nn.Module):
         super().__init__()
         self.extract = nn.Conv2d(3, width, 3, padding=1)
         self.body = nn.Sequential(
-            *[_ResidualBlock(width) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1)
+            *[ResidualBlock(width) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1)
         )
         self.reconstruct = nn.Conv2d(width, out_bands, 3, padding=1)
 
