@@ -113,3 +113,13 @@ def test_benchmark_labels_give_distinct_run_folders():
     from hsinr.benchmark import slug
 
     assert slug("PriNET") != slug("PriNET+") and slug("MST++") == "mstplusplus"
+
+
+def test_training_free_recovery_gets_the_tasks_response_and_is_self_describing(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, epochs=1)
+    config["model"] = {"name": "otsu2018", "args": {}}
+    summary = train(config, tmp_path / "run", progress=False)
+    assert summary["stopped"] == "closed form" and summary["best_val_psnr"] > 10
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert np.asarray(meta["spec"]["args"]["srf"]).shape == (3, 31)
+    assert meta["spec"]["args"]["wavelengths"] == meta["wavelengths"]

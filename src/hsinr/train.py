@@ -118,7 +118,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     world.barrier()
     if not world.main:
         task = make_task(config, run_dir)
-    spec = {"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}
+    spec = complete_spec({"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}, task)
     model = make(spec).to(device)
     meta = task.meta()
     meta["config"] = config
@@ -222,6 +222,26 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     summary["best_val_psnr"] = best_score if best_score > -float("inf") else None
     summary["seconds"] = round(time.monotonic() - started, 2)
     return summary
+
+
+def complete_spec(spec: dict, task) -> dict:
+    """Fill the builder arguments ``srf`` and ``wavelengths`` from the task's camera response when the model takes
+    them and the config leaves them out (the training-free colour-science recoveries), so the checkpoint's spec
+    holds them and stays self-describing."""
+    import inspect
+
+    from .models.registry import builder
+
+    wanted = inspect.signature(builder(spec["name"])).parameters
+    srf = getattr(task, "srf_array", lambda: None)()
+    if srf is None:
+        return spec
+    args = dict(spec["args"])
+    if "srf" in wanted and "srf" not in args:
+        args["srf"] = np.asarray(srf).tolist()
+    if "wavelengths" in wanted and "wavelengths" not in args:
+        args["wavelengths"] = np.asarray(task.wavelengths).tolist()
+    return {"name": spec["name"], "args": args}
 
 
 def _fit_closed_form(model, spec, meta, task, run_dir, world) -> dict:

@@ -33,6 +33,14 @@ def available() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def builder(name: str) -> Callable[..., nn.Module]:
+    """The builder registered under ``name`` (:class:`ConfigError` when unknown)."""
+    _import_all()
+    if name not in _BUILDERS:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(_BUILDERS))}")
+    return _BUILDERS[name]
+
+
 def make(spec: dict) -> nn.Module:
     """Build a model from ``{"name": ..., "args": {...}}``; unknown names or arguments raise :class:`ConfigError`."""
     _import_all()
