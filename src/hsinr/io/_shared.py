@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cube import Cube
 from ..errors import DataError
 
 #: Largest h5 chunk we aim for, in float32 values (2**18 values = 1 MiB).
@@ -137,3 +138,17 @@ class CubeWriter(ABC):
     @abstractmethod
     def _abort(self) -> None:
         """Close and delete the incomplete file(s)."""
+
+
+def stored_cube(stored: np.ndarray, wavelengths, source: Path | str, meta: dict, max_value: float | None = None) -> Cube:
+    """A :class:`Cube` from an array as stored: scaled to unit full scale (:func:`to_unit_scale`) with its band
+    centres checked against the band count (:func:`wavelengths_or_none`)."""
+    values, divisor = to_unit_scale(stored, source, max_value)
+    return Cube(
+        data=values,
+        wavelengths=wavelengths_or_none(wavelengths, values.shape[2], source),
+        source=str(source),
+        scale=divisor,
+        meta=meta,
+    )
+

@@ -22,7 +22,7 @@ from spectral.utilities.errors import SpyException
 
 from ..cube import Cube
 from ..errors import DataError
-from ._shared import CubeWriter, to_unit_scale, wavelengths_or_none
+from ._shared import CubeWriter, stored_cube
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, SpyException)
 HEADER_SUFFIX = ".hdr"
@@ -54,15 +54,9 @@ def read_envi(path: Path) -> Cube:
     stored = np.asarray(image.load(dtype=image.dtype, scale=False))  # stored values; we apply the scale below
     metadata = image.metadata
     max_value = metadata.get("reflectance scale factor")
-    values, divisor = to_unit_scale(stored, path, None if max_value is None else float(max_value))
     wavelengths, units = _wavelengths_nm(metadata)
-    return Cube(
-        data=values,
-        wavelengths=wavelengths_or_none(wavelengths, values.shape[2], path),
-        source=str(path),
-        scale=divisor,
-        meta={"format": "envi", "header": str(header), "wavelength_units": units},
-    )
+    return stored_cube(stored, wavelengths, path, {"format": "envi", "header": str(header), "wavelength_units": units},
+                       None if max_value is None else float(max_value))
 
 
 def _wavelengths_nm(metadata: dict) -> tuple[np.ndarray | None, str | None]:

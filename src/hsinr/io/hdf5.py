@@ -16,7 +16,7 @@ import numpy as np
 
 from ..cube import Cube
 from ..errors import DataError
-from ._shared import CubeWriter, chunk_side, is_numeric, to_unit_scale, wavelengths_or_none
+from ._shared import CubeWriter, chunk_side, is_numeric, stored_cube
 
 LIBRARY_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
 WAVELENGTH_NAMES = ("wavelengths", "bands")
@@ -33,14 +33,7 @@ def read_hdf5(path: Path, key: str | None = None) -> Cube:
         dataset = datasets[name]
         stored = dataset[()]
         wavelengths = _stored_wavelengths(handle, dataset)
-    values, divisor = to_unit_scale(stored, path)
-    return Cube(
-        data=values,
-        wavelengths=wavelengths_or_none(wavelengths, values.shape[2], path),
-        source=str(path),
-        scale=divisor,
-        meta={"format": "hdf5", "key": name},
-    )
+    return stored_cube(stored, wavelengths, path, {"format": "hdf5", "key": name})
 
 
 class HDF5CubeWriter(CubeWriter):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..cube import Cube
 from ..errors import DataError
-from ._shared import CubeWriter, to_unit_scale, wavelengths_or_none
+from ._shared import CubeWriter, stored_cube
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 SIDECAR_SUFFIX = ".wavelengths.txt"
@@ -31,16 +31,9 @@ def read_npy(path: Path) -> Cube:
     stored = np.lib.format.open_memmap(path, mode="r")  # checks the .npy magic; never unpickles
     if stored.ndim != 3:
         raise DataError(f"{path}: array has shape {stored.shape}, not a 3-D (H, W, C) cube")
-    values, divisor = to_unit_scale(stored, path)
     sidecar = sidecar_of(path)
     wavelengths = np.loadtxt(sidecar, dtype=np.float64, ndmin=1) if sidecar.is_file() else None
-    return Cube(
-        data=values,
-        wavelengths=wavelengths_or_none(wavelengths, values.shape[2], path),
-        source=str(path),
-        scale=divisor,
-        meta={"format": "npy"},
-    )
+    return stored_cube(stored, wavelengths, path, {"format": "npy"})
 
 
 def read_npz(path: Path, key: str | None = None) -> Cube:
@@ -66,14 +59,7 @@ def read_npz(path: Path, key: str | None = None) -> Cube:
             raise DataError(f"{path}: array {name!r} has shape {shapes[name]}, not a 3-D (H, W, C) cube")
         stored = archive[name]
         wavelengths = next((archive[w] for w in WAVELENGTH_NAMES if w in names), None)
-    values, divisor = to_unit_scale(stored, path)
-    return Cube(
-        data=values,
-        wavelengths=wavelengths_or_none(wavelengths, values.shape[2], path),
-        source=str(path),
-        scale=divisor,
-        meta={"format": "npz", "key": name},
-    )
+    return stored_cube(stored, wavelengths, path, {"format": "npz", "key": name})
 
 
 def write_npz(path: Path, data: np.ndarray, wavelengths: np.ndarray | None) -> None:

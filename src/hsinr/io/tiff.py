@@ -16,7 +16,7 @@ import tifffile
 
 from ..cube import Cube
 from ..errors import DataError
-from ._shared import to_unit_scale, wavelengths_or_none
+from ._shared import stored_cube
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError)
 DESCRIPTION_KEY = "hsinr_cube"
@@ -33,14 +33,7 @@ def read_tiff(path: Path) -> Cube:
         raise DataError(f"{path}: TIFF image has shape {stored.shape} (axes {axes}), not a 3-D cube")
     if not axes.endswith("S"):
         stored = np.moveaxis(stored, 0, -1)  # bands as pages or planar samples: (C, H, W) → (H, W, C)
-    values, divisor = to_unit_scale(stored, path)
-    return Cube(
-        data=values,
-        wavelengths=wavelengths_or_none(_described_wavelengths(description), values.shape[2], path),
-        source=str(path),
-        scale=divisor,
-        meta={"format": "tiff", "axes": axes},
-    )
+    return stored_cube(stored, _described_wavelengths(description), path, {"format": "tiff", "axes": axes})
 
 
 def write_tiff(path: Path, data: np.ndarray, wavelengths: np.ndarray | None) -> None:

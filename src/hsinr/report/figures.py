@@ -60,11 +60,7 @@ def band_grid_figure(path, gt: np.ndarray, predictions: dict[str, np.ndarray], w
         fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), shrink=0.8, label="|error|")
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def spectra_figure(path, gt: np.ndarray, predictions: dict[str, np.ndarray], wavelengths, pixels=None,
@@ -84,6 +80,11 @@ def spectra_figure(path, gt: np.ndarray, predictions: dict[str, np.ndarray], wav
     axes[0, -1].legend(fontsize=6)
     if title:
         fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig, path) -> Path:
+    """Write ``fig`` as PNG to ``path`` (folders created) and free it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
