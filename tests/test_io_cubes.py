@@ -21,7 +21,7 @@ from hsinr.io._shared import chunk_side
 from hsinr.io.png16 import encode_png16
 
 WAVELENGTHS = np.arange(400.0, 701.0, 10.0)
-SHARED_DATA = Path("/work/shared/data")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def random_cube(height=6, width=5, bands=31, seed=0) -> np.ndarray:
