@@ -359,3 +359,13 @@ def test_benchmark_counts_fusion_macs_per_hr_pixel():
     decoder = 8 * 8 * 9 + 31 * 8 * 9
     assert _macs_per_pixel(model) == pytest.approx(spectral + spatial + mlp + decoder)
     assert _macs_per_pixel(make({"name": "bicubic_fusion", "args": {}})) == 0.0
+
+
+def test_default_tiling_of_fuse_is_exact():
+    """With the default overlap (18 x scale) tiles reproduce the whole-image pass of INF3 to float rounding."""
+    torch.manual_seed(0)
+    model = make({"name": "inf3", "args": {"scale": 4, "spectral_features": 16, "spatial_features": 16,
+                                           "fused_features": 16, "encoder_width": 16, "mlp_hidden": [32]}}).eval()
+    rng = np.random.default_rng(0)
+    lr, hr = rng.random((40, 44, 31), dtype=np.float32), rng.random((160, 176, 3), dtype=np.float32)
+    np.testing.assert_allclose(fuse(lr, hr, model, tile=64), fuse(lr, hr, model, tile=1024), atol=1e-5)

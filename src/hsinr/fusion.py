@@ -374,12 +374,16 @@ def crop_to_scale(cube: np.ndarray, scale: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ tiled inference
 
 
+DEFAULT_OVERLAP_PER_SCALE = 18
+"""Default tile overlap of :func:`fuse` in LR pixels (×scale in HR pixels): exact tiling for the default INF³."""
+
+
 def fuse(
     lr_hsi: np.ndarray,
     hr_msi: np.ndarray,
     model: nn.Module,
     tile: int = 256,
-    overlap: int = 32,
+    overlap: int | None = None,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """Fuse an LR-HSI ``(h, w, C)`` and an HR-MSI ``(H, W, M)`` (``H = r·h``) into an ``(H, W, C)`` float32 cube.
@@ -396,7 +400,9 @@ def fuse(
         lr_hsi, hr_msi: float32 numpy arrays, linear values as the model was trained on.
         model: a fusion model taking ``(lr_hsi (N, C, h, w), hr_msi (N, M, H, W))``; put in eval mode here and moved
             to ``device``.
-        tile, overlap: HR pixels.
+        tile, overlap: HR pixels. ``overlap=None`` uses ``DEFAULT_OVERLAP_PER_SCALE × r`` (72 px at ×4, 144 px at
+            ×8), at least four times the measured reach of the default INF³ (18 px at ×4, 34 px at ×8), so the
+            default result is exact; ``tile`` is then raised to twice the overlap when smaller.
         device: where to run the model.
 
     Raises:
@@ -406,6 +412,9 @@ def fuse(
     if lr_hsi.ndim != 3 or hr_msi.ndim != 3:
         raise DataError(f"fuse expects (h, w, C) and (H, W, M) arrays, got {lr_hsi.shape} and {hr_msi.shape}")
     scale = fusion_scale(lr_hsi.shape[:2], hr_msi.shape[:2], getattr(model, "scale", None))
+    if overlap is None:
+        overlap = DEFAULT_OVERLAP_PER_SCALE * scale
+        tile = max(int(tile), 2 * overlap)
     tile = _round_up(max(int(tile), scale), scale)
     overlap = _round_up(max(int(overlap), 0), scale)
     if overlap >= tile:
@@ -551,7 +560,7 @@ class FusionTask:
             def predict(model, lr_hsi=lr_hsi, hr_msi=hr_msi):
                 parameter = next(iter(model.parameters()), None)
                 device = parameter.device if parameter is not None else "cpu"
-                return fuse(lr_hsi, hr_msi, model, tile=tile, overlap=min(64, tile // 2), device=device)
+                return fuse(lr_hsi, hr_msi, model, tile=tile, device=device)
 
             cases.append(EvalCase(name, cube, self.wavelengths, predict, {"ratio": self.scale}))
         return cases

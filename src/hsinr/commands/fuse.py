@@ -29,9 +29,9 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--overlap",
         type=int,
-        default=32,
-        help="overlap between tiles in HR pixels (default 32); the result equals a whole-image pass when "
-        "overlap/4 >= the model's receptive radius (about 18 px for INF3 at x4, 34 px at x8)",
+        default=None,
+        help="overlap between tiles in HR pixels (default 18 x scale: exact for the default INF3, whose reach is "
+        "about 18 px at x4 and 34 px at x8; the result equals a whole-image pass when overlap/4 >= the reach)",
     )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=run)
