@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .data import DIHEDRAL_OPS, dihedral
+from .data import EpochPatchSampler, dihedral
 from .errors import ConfigError, DataError
 from .fusion_scenes import FusionScenes
 from .spectral import resolve_response
@@ -266,7 +266,7 @@ def _pair_item(cube: np.ndarray, srf, scale: int, sigma: float, kernel: int) -> 
     return {"lr_hsi": _chw(lr_hsi), "hr_msi": _chw(hr_msi), "cube": _chw(cube)}
 
 
-class FusionPatchDataset(Dataset):
+class FusionPatchDataset(EpochPatchSampler):
     """Random ground-truth patches with their simulated (LR-HSI, HR-MSI) pair, as in the INF³ paper.
 
     Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: a scene drawn uniformly, a uniformly random
@@ -308,27 +308,13 @@ class FusionPatchDataset(Dataset):
         if small:
             raise DataError(f"cubes smaller than the {patch_size}x{patch_size} patch: {', '.join(small)}")
         self.srf = response_matrix(srf, self.cubes[0].shape[2])
-        self.scale, self.patch_size, self.patches_per_epoch = int(scale), int(patch_size), int(patches_per_epoch)
-        self.seed, self.augment, self.sigma, self.kernel = int(seed), bool(augment), float(sigma), int(kernel)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose patches the dataset yields (a non-negative integer)."""
-        if epoch < 0:
-            raise ConfigError(f"epoch must be non-negative, got {epoch}")
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.patches_per_epoch
+        super().__init__(patch_size, patches_per_epoch, augment, seed)
+        self.scene_sizes = [cube.shape[:2] for cube in self.cubes]
+        self.scale, self.sigma, self.kernel = int(scale), float(sigma), int(kernel)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < self.patches_per_epoch:
-            raise IndexError(f"patch index {index} out of range 0..{self.patches_per_epoch - 1}")
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        cube = self.cubes[int(rng.integers(len(self.cubes)))]
-        top = int(rng.integers(cube.shape[0] - self.patch_size + 1))
-        left = int(rng.integers(cube.shape[1] - self.patch_size + 1))
-        op = int(rng.integers(DIHEDRAL_OPS)) if self.augment else 0
+        scene, top, left, op = self.draw(index)
+        cube = self.cubes[scene]
         patch = dihedral(cube[top : top + self.patch_size, left : left + self.patch_size], op)
         return _pair_item(np.ascontiguousarray(patch), self.srf, self.scale, self.sigma, self.kernel)
 

@@ -27,13 +27,14 @@ from .datasets import (
     nus_items,
     official_split,
 )
-from .patches import DIHEDRAL_OPS, FullImageDataset, PatchDataset, dihedral
+from .patches import DIHEDRAL_OPS, EpochPatchSampler, FullImageDataset, PatchDataset, dihedral
 from .split import leave_one_out, load_split, make_split, save_split, split_for
 
 __all__ = [
     "CUBE_SUFFIXES",
     "DATASET_KINDS",
     "DIHEDRAL_OPS",
+    "EpochPatchSampler",
     "FullImageDataset",
     "PatchDataset",
     "SceneCache",

@@ -37,7 +37,46 @@ def dihedral(image: np.ndarray, op: int) -> np.ndarray:
     return image
 
 
-class PatchDataset(Dataset):
+class EpochPatchSampler(Dataset):
+    """Shared bookkeeping of the patch datasets: length, :meth:`set_epoch` and the seeded random draw of a patch.
+
+    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: :meth:`draw` picks a scene uniformly, a uniformly
+    random top-left corner inside it and, when ``augment``, one of the 8 :func:`dihedral` operations. Subclasses set
+    :attr:`scene_sizes` (``(H, W)`` of each scene) and build the item from the draw.
+    """
+
+    scene_sizes: list[tuple[int, int]]
+
+    def __init__(self, patch_size: int, patches_per_epoch: int, augment: bool, seed: int) -> None:
+        self.patch_size = int(patch_size)
+        self.patches_per_epoch = int(patches_per_epoch)
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose patches the dataset yields (a non-negative integer)."""
+        if epoch < 0:
+            raise ConfigError(f"epoch must be non-negative, got {epoch}")
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.patches_per_epoch
+
+    def draw(self, index: int) -> tuple[int, int, int, int]:
+        """The random choices of item ``index`` in the current epoch: ``(scene index, top row, left column, op)``."""
+        if not 0 <= index < self.patches_per_epoch:
+            raise IndexError(f"patch index {index} out of range 0..{self.patches_per_epoch - 1}")
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        scene = int(rng.integers(len(self.scene_sizes)))
+        height, width = self.scene_sizes[scene]
+        top = int(rng.integers(height - self.patch_size + 1))
+        left = int(rng.integers(width - self.patch_size + 1))
+        op = int(rng.integers(DIHEDRAL_OPS)) if self.augment else 0
+        return scene, top, left, op
+
+
+class PatchDataset(EpochPatchSampler):
     """Random ``patch_size`` x ``patch_size`` crops of random scenes, the same crop and augmentation on RGB and cube.
 
     Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: it draws a scene uniformly, a uniformly random
@@ -81,34 +120,10 @@ class PatchDataset(Dataset):
         ]
         if small:
             raise DataError(f"scenes smaller than the {patch_size}x{patch_size} patch: {', '.join(small)}")
-        self.patch_size = int(patch_size)
-        self.patches_per_epoch = int(patches_per_epoch)
-        self.augment = bool(augment)
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose patches the dataset yields (a non-negative integer)."""
-        if epoch < 0:
-            raise ConfigError(f"epoch must be non-negative, got {epoch}")
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.patches_per_epoch
-
-    def draw(self, index: int) -> tuple[int, int, int, int]:
-        """The random choices of item ``index`` in the current epoch: ``(scene index, top row, left column, op)``."""
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        scene = int(rng.integers(len(self.pairs)))
-        height, width = self.pairs[scene].cube.shape[:2]
-        top = int(rng.integers(height - self.patch_size + 1))
-        left = int(rng.integers(width - self.patch_size + 1))
-        op = int(rng.integers(DIHEDRAL_OPS)) if self.augment else 0
-        return scene, top, left, op
+        super().__init__(patch_size, patches_per_epoch, augment, seed)
+        self.scene_sizes = [pair.cube.shape[:2] for pair in self.pairs]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < self.patches_per_epoch:
-            raise IndexError(f"patch index {index} out of range 0..{self.patches_per_epoch - 1}")
         scene, top, left, op = self.draw(index)
         pair = self.pairs[scene]
         rows, cols = slice(top, top + self.patch_size), slice(left, left + self.patch_size)
