@@ -479,7 +479,7 @@ def test_full_images_in_order_with_names():
     dataset = FullImageDataset(pairs)
 
     assert len(dataset) == 2
-    for pair, item in zip(pairs, dataset):
+    for pair, item in zip(pairs, dataset, strict=True):
         assert item["name"] == pair.name
         np.testing.assert_array_equal(item["rgb"].numpy(), pair.rgb.transpose(2, 0, 1))
         np.testing.assert_array_equal(item["cube"].numpy(), pair.cube.transpose(2, 0, 1))

@@ -30,8 +30,18 @@ from hsinr.io import write_cube
 from hsinr.models import make
 from hsinr.train import train
 
-TINY_MODEL = {"name": "inr_hsisr", "args": {"hyper_width": 16, "hyper_blocks": 1, "stem_width": 8, "mlp_width": 16,
-                                            "mlp_hidden_layers": 2, "frequencies": 2, "norm": "none"}}
+TINY_MODEL = {
+    "name": "inr_hsisr",
+    "args": {
+        "hyper_width": 16,
+        "hyper_blocks": 1,
+        "stem_width": 8,
+        "mlp_width": 16,
+        "mlp_hidden_layers": 2,
+        "frequencies": 2,
+        "norm": "none",
+    },
+}
 
 # Runs hsinr.train.train under torchrun and saves this rank's final weights (the trainer keeps its model to itself,
 # so the registry builder it calls is wrapped to keep a reference).
@@ -52,8 +62,17 @@ torch.save(built[0].state_dict(), os.path.join(out_dir, f"rank{os.environ['RANK'
 def torchrun(args: list[str], cwd) -> None:
     """``python -m torch.distributed.run --standalone --nproc_per_node 2 ARGS`` (free port chosen by torchrun)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-               "--nproc_per_node", "2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        *args,
+    ]
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -67,12 +86,27 @@ def config(tmp_path_factory) -> dict:
     yy, xx = np.mgrid[0:32, 0:32] / 32.0
     for i in range(4):
         basis = np.stack([np.exp(-0.5 * ((wavelengths - c) / 60.0) ** 2) for c in (450, 550, 650)])
-        weights = np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (f * xx + g * yy) + rng.uniform(0, 6))
-                            for f, g in ((1, 0), (0, 1), (1, 1))], axis=-1)
+        weights = np.stack(
+            [
+                0.5 + 0.4 * np.sin(2 * np.pi * (f * xx + g * yy) + rng.uniform(0, 6))
+                for f, g in ((1, 0), (0, 1), (1, 1))
+            ],
+            axis=-1,
+        )
         write_cube(root / f"scene{i}.h5", Cube((weights @ basis * 0.6).astype(np.float32), wavelengths))
-    cfg = load_config(None, [f"data.root={root}", "data.patch_size=16", "data.patches_per_epoch=16",
-                             "train.batch_size=4", "train.lr=3e-3", "train.val_tile=32", "train.epochs=2",
-                             "train.device=cpu"])
+    cfg = load_config(
+        None,
+        [
+            f"data.root={root}",
+            "data.patch_size=16",
+            "data.patches_per_epoch=16",
+            "train.batch_size=4",
+            "train.lr=3e-3",
+            "train.val_tile=32",
+            "train.epochs=2",
+            "train.device=cpu",
+        ],
+    )
     cfg["model"] = json.loads(json.dumps(TINY_MODEL))
     return cfg
 

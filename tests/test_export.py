@@ -16,8 +16,19 @@ from hsinr.models import make
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
-TINY_INR = {"name": "inr_hsisr", "args": {"hyper_width": 16, "hyper_blocks": 1, "stem_width": 8, "mlp_width": 16,
-                                          "mlp_hidden_layers": 2, "frequencies": 2, "norm_window": 3, "cell_size": 8}}
+TINY_INR = {
+    "name": "inr_hsisr",
+    "args": {
+        "hyper_width": 16,
+        "hyper_blocks": 1,
+        "stem_width": 8,
+        "mlp_width": 16,
+        "mlp_hidden_layers": 2,
+        "frequencies": 2,
+        "norm_window": 3,
+        "cell_size": 8,
+    },
+}
 SMALL_MST = {"name": "mst_plus_plus", "args": {"out_bands": 8, "width": 8, "stages": 1}}
 # (batch, height, width): a multiple of every padding factor, sizes that are not, and a second batch size
 SIZES = [(1, 64, 64), (2, 40, 56), (1, 37, 45)]

@@ -24,7 +24,9 @@ from hsinr.data.remote import (
     valid_band_mask,
 )
 from hsinr.errors import ConfigError, DataError
-from hsinr.inss_losses import (
+from hsinr.models import make
+from hsinr.models.inss import INSSOutput, cell_positional_encoding
+from hsinr.tasks.synthesis import (
     INSSLoss,
     band_variance_weights,
     cosine_loss,
@@ -32,8 +34,6 @@ from hsinr.inss_losses import (
     rgb_to_hsv,
     weighted_l1_loss,
 )
-from hsinr.models import make
-from hsinr.models.inss import INSSOutput, cell_positional_encoding
 
 REMOTE = Path(__file__).resolve().parents[2] / "shared" / "data" / "remote"
 JASPER = REMOTE / "jasper_ridge_198.mat"
@@ -250,10 +250,10 @@ def test_discriminators_update_once_every_three_generator_iterations():
     before = [p.detach().clone() for p in objective.spatial.parameters()]
     assert objective.discriminator_step(model, batch) == {}
     assert objective.discriminator_step(model, batch) == {}
-    assert all(torch.equal(a, b) for a, b in zip(before, objective.spatial.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, objective.spatial.parameters(), strict=True))
     report = objective.discriminator_step(model, batch)
     assert set(report) == {"d_spatial", "d_spectral"}
-    assert any(not torch.equal(a, b) for a, b in zip(before, objective.spatial.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, objective.spatial.parameters(), strict=True))
     assert model.scale.grad is None  # the generator is not touched by the discriminator step
     assert INSSLoss(10, response, lambda_adv=0.0).discriminator_step(model, batch) == {}
 
@@ -344,17 +344,38 @@ def test_synthesize_command_writes_cube_abundances_t_and_figures(tmp_path):
     torch.manual_seed(0)
     library = tiny_library()
     names = [f"material {i}" for i in range(5)]
-    args = {"library": library.tolist(), "order": 2, "cell": 4, "widths": [8, 8, 8, 8], "library_names": names,
-            "library_classes": ["soil", "soil", "vegetation", "built", "shade"]}
+    args = {
+        "library": library.tolist(),
+        "order": 2,
+        "cell": 4,
+        "widths": [8, 8, 8, 8],
+        "library_names": names,
+        "library_classes": ["soil", "soil", "vegetation", "built", "shade"],
+    }
     model = make({"name": "inss", "args": args})
     wavelengths = np.linspace(400, 1000, 12)
     srf = band_pick_response(wavelengths, wavelengths[[10, 6, 2]])
-    save_checkpoint(tmp_path / "inss.pt", model, {"name": "inss", "args": args},
-                    {"wavelengths": wavelengths.tolist(), "srf": srf.tolist()})
+    save_checkpoint(
+        tmp_path / "inss.pt",
+        model,
+        {"name": "inss", "args": args},
+        {"wavelengths": wavelengths.tolist(), "srf": srf.tolist()},
+    )
     write_rgb(tmp_path / "in.png", np.random.default_rng(0).random((13, 10, 3)))
-    code = main(["synthesize", str(tmp_path / "in.png"), "--model", str(tmp_path / "inss.pt"),
-                 "-o", str(tmp_path / "out.h5"), "--abundances", str(tmp_path / "ab.tif"),
-                 "--figures", str(tmp_path / "figs")])
+    code = main(
+        [
+            "synthesize",
+            str(tmp_path / "in.png"),
+            "--model",
+            str(tmp_path / "inss.pt"),
+            "-o",
+            str(tmp_path / "out.h5"),
+            "--abundances",
+            str(tmp_path / "ab.tif"),
+            "--figures",
+            str(tmp_path / "figs"),
+        ]
+    )
     assert code == 0
     cube = read_cube(tmp_path / "out.h5")
     assert cube.shape == (13, 10, 12)
@@ -374,7 +395,6 @@ def test_synthesize_rejects_a_model_without_abundances(tmp_path):
     from hsinr.checkpoint import save_checkpoint
     from hsinr.cli import main
     from hsinr.io import write_rgb
-
     from hsinr.models.registry import available
 
     names = [n for n in available() if n != "inss"]
@@ -387,8 +407,19 @@ def test_synthesize_rejects_a_model_without_abundances(tmp_path):
         pytest.skip(f"{names[0]} needs arguments")
     save_checkpoint(tmp_path / "other.pt", model, spec, {})
     write_rgb(tmp_path / "in.png", np.zeros((8, 8, 3)))
-    assert main(["synthesize", str(tmp_path / "in.png"), "--model", str(tmp_path / "other.pt"),
-                 "-o", str(tmp_path / "out.h5")]) == 2
+    assert (
+        main(
+            [
+                "synthesize",
+                str(tmp_path / "in.png"),
+                "--model",
+                str(tmp_path / "other.pt"),
+                "-o",
+                str(tmp_path / "out.h5"),
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.skipif(not JASPER.exists(), reason="shared remote-sensing data not present")
@@ -396,15 +427,23 @@ def test_inss_task_prepares_jasper_ridge_for_the_trainer(tmp_path):
     from hsinr.config import DEFAULTS, deep_merge
     from hsinr.tasks import make_task
 
-    config = deep_merge(DEFAULTS, {
-        "task": "inss",
-        "model": {"name": "inss", "args": {"cell": 4, "widths": [8, 8, 8, 8]}},
-        "data": {"root": str(JASPER), "patch_size": 16, "patches_per_epoch": 4,
-                 "library": {"classes": ["vegetation", "soil"], "count": 6}},
-        "inss": {"lambda_adv": 0.0},
-    })
+    config = deep_merge(
+        DEFAULTS,
+        {
+            "task": "inss",
+            "model": {"name": "inss", "args": {"cell": 4, "widths": [8, 8, 8, 8]}},
+            "data": {
+                "root": str(JASPER),
+                "patch_size": 16,
+                "patches_per_epoch": 4,
+                "library": {"classes": ["vegetation", "soil"], "count": 6},
+            },
+            "inss": {"lambda_adv": 0.0},
+        },
+    )
     task = make_task(config, tmp_path)
-    args = config["model"]["args"]
+    spec = task.complete_spec(config["model"])
+    args = spec["args"]
     assert len(args["library"]) == 7 and len(args["library"][0]) == 198  # 6 drawn spectra + shade
     assert args["library_names"][-1] == "shade" and not any(args["library"][-1])
     assert set(args["library_classes"][:-1]) <= {"pervious/vegetation/canopy", "pervious/bare/soil"}
@@ -414,7 +453,7 @@ def test_inss_task_prepares_jasper_ridge_for_the_trainer(tmp_path):
     item = task.train_dataset(0)[0]
     assert item["rgb"].shape == (3, 16, 16) and item["cube"].shape == (198, 16, 16)
     torch.testing.assert_close(item["rgb"], item["cube"][[31, 14, 4]])
-    model = make(config["model"])
+    model = make(spec)
     loss, terms = task.loss(model, {k: v[None] for k, v in item.items()})
     assert math.isfinite(float(loss.detach())) and "adv" not in terms
     scores = task.validate(model)

@@ -34,7 +34,7 @@ def linear_scene(seed: int = 0, water_noise: bool = True) -> np.ndarray:
     mix[:, :3] = np.eye(3)
     cube = picked @ mix
     if water_noise:
-        cube[:, WIDTH // 2:, ~VALID] = rng.random((HEIGHT, WIDTH // 2, int((~VALID).sum())))
+        cube[:, WIDTH // 2 :, ~VALID] = rng.random((HEIGHT, WIDTH // 2, int((~VALID).sum())))
     return cube.astype(np.float32)
 
 
@@ -74,7 +74,7 @@ def test_eval_cases_hold_the_right_columns_and_only_the_valid_bands(scene_file, 
     cube = np.rint(linear_scene() * 5000) / 5000
     (case,) = task.eval_cases("test")
     assert case.name == "jasper_tiny_right"
-    np.testing.assert_allclose(case.truth, cube[:, WIDTH // 2:][..., VALID], atol=1e-6)
+    np.testing.assert_allclose(case.truth, cube[:, WIDTH // 2 :][..., VALID], atol=1e-6)
     np.testing.assert_allclose(case.wavelengths, aviris_band_centres(BANDS[VALID]))
     np.testing.assert_array_equal(np.argmax(case.metric_args["srf"], axis=1), [2, 1, 0])  # R, G, B = bands 35/18/8
     (train_case,) = task.eval_cases("train")
@@ -91,16 +91,16 @@ def test_least_squares_is_exact_on_valid_bands_whatever_the_water_bands_hold(sce
     config = config_for(scene_file, {"name": "linear_ls"})
     summary = train(config, tmp_path / "run", progress=False)
     assert summary["stopped"] == "closed form"
-    assert config["model"]["args"]["out_bands"] == BANDS.size  # filled in from the cube
     from hsinr.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta["spec"]["args"]["out_bands"] == BANDS.size  # filled in from the cube by the task's complete_spec
     task = make_task(config, tmp_path / "run")
     scores = task.validate(model, "test")
     # 16-bit-like quantisation of the stored cube (÷ 5000) bounds the fit error
     assert scores["rmse"] < 2e-4 and scores["psnr"] > 70 and scores["sam"] < 0.05
     full = model(torch.from_numpy(task.held_out_pair.rgb.transpose(2, 0, 1).copy())[None])
-    truth = np.rint(linear_scene() * 5000)[:, WIDTH // 2:] / 5000
+    truth = np.rint(linear_scene() * 5000)[:, WIDTH // 2 :] / 5000
     water_error = np.abs(full[0].detach().numpy().transpose(1, 2, 0) - truth)[..., ~VALID].mean()
     assert water_error > 0.1  # the noise is really there, and left out of the metrics above
     assert meta["val"]["rmse"] == pytest.approx(scores["rmse"])
@@ -110,8 +110,9 @@ def test_baselines_train_with_l1_over_valid_bands_and_no_discriminators(scene_fi
     torch.manual_seed(0)
     config = config_for(scene_file, {"name": "hscnn_r", "args": {"width": 4, "blocks": 1}})
     task = make_task(config, tmp_path / "run")
-    model = make(config["model"])
-    assert task.objective is None and config["model"]["args"]["out_bands"] == BANDS.size
+    spec = task.complete_spec(config["model"])
+    model = make(spec)
+    assert task.objective is None and spec["args"]["out_bands"] == BANDS.size
     batch = {k: v[None] for k, v in task.train_dataset(0)[0].items()}
     loss, terms = task.loss(model, batch)
     with torch.no_grad():
@@ -150,7 +151,7 @@ def test_remote_rgb_writes_the_bands_of_the_held_out_part(scene_file, tmp_path):
     assert main(["remote-rgb", str(scene_file), "--part", "right", "-o", str(tmp_path / "right.png")]) == 0
     rgb = read_rgb(tmp_path / "right.png")
     cube = np.rint(linear_scene() * 5000) / 5000
-    np.testing.assert_allclose(rgb, cube[:, WIDTH // 2:][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
+    np.testing.assert_allclose(rgb, cube[:, WIDTH // 2 :][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
     assert main(["remote-rgb", str(scene_file), "--part", "all", "-o", str(tmp_path / "all.png")]) == 0
     assert read_rgb(tmp_path / "all.png").shape == (HEIGHT, WIDTH, 3)
     bright = write_jasper_like(tmp_path / "jasper_bright.mat", 2.0 * linear_scene(water_noise=False))
@@ -165,9 +166,23 @@ def test_train_then_synthesize_the_held_out_part_end_to_end(scene_file, tmp_path
     torch.manual_seed(0)
     train(config_for(scene_file, tiny_inss(order=2)), tmp_path / "run", progress=False)
     assert main(["remote-rgb", str(scene_file), "-o", str(tmp_path / "right.png")]) == 0
-    assert main(["synthesize", str(tmp_path / "right.png"), "--model", str(tmp_path / "run" / "best.pt"),
-                 "-o", str(tmp_path / "right.mat"), "--abundances", str(tmp_path / "ab.tif"),
-                 "--figures", str(tmp_path / "figs")]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(tmp_path / "right.png"),
+                "--model",
+                str(tmp_path / "run" / "best.pt"),
+                "-o",
+                str(tmp_path / "right.mat"),
+                "--abundances",
+                str(tmp_path / "ab.tif"),
+                "--figures",
+                str(tmp_path / "figs"),
+            ]
+        )
+        == 0
+    )
     cube = read_cube(tmp_path / "right.mat")
     assert cube.shape == (HEIGHT, WIDTH // 2, BANDS.size)
     np.testing.assert_allclose(cube.wavelengths, aviris_band_centres(BANDS))

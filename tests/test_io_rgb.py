@@ -129,8 +129,9 @@ def test_png16_undoes_all_five_row_filters(tmp_path):
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
-    (tmp_path / "f.png").write_bytes(SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(
-        scanlines.tobytes())) + chunk(b"IEND", b""))
+    (tmp_path / "f.png").write_bytes(
+        SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines.tobytes())) + chunk(b"IEND", b"")
+    )
     np.testing.assert_array_equal(decode_png16(tmp_path / "f.png"), image)
     np.testing.assert_allclose(read_rgb(tmp_path / "f.png"), image[..., :3] / 65535.0, rtol=1e-6)
 

@@ -103,8 +103,12 @@ def test_user_csv_in_micrometres_without_names(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("wavelength,a\n400,0.1\n500\n", "row 3 has 1 columns"), ("wavelength,a\n400,x\n", "non-numeric"),
-     ("wavelength,a\n400,0.1\n400,0.2\n", "duplicate wavelengths"), ("wavelength,a\n400,nan\n", "NaN")],
+    [
+        ("wavelength,a\n400,0.1\n500\n", "row 3 has 1 columns"),
+        ("wavelength,a\n400,x\n", "non-numeric"),
+        ("wavelength,a\n400,0.1\n400,0.2\n", "duplicate wavelengths"),
+        ("wavelength,a\n400,nan\n", "NaN"),
+    ],
 )
 def test_malformed_csv_library_names_the_file(tmp_path, content, message):
     path = tmp_path / "broken.csv"
@@ -125,10 +129,19 @@ def test_missing_or_unknown_library_file(tmp_path):
 def _write_envi_library(folder, spectra, centres, units):
     data = folder / "mine.sli"
     np.asarray(spectra, dtype="<f4").tofile(data)
-    lines = ["ENVI", f"samples = {spectra.shape[1]}", f"lines = {spectra.shape[0]}", "bands = 1",
-             "header offset = 0", "file type = ENVI Spectral Library", "data type = 4", "interleave = bsq",
-             "byte order = 0", "spectra names = { leaf , rock }",
-             "wavelength = { " + " , ".join(f"{c:g}" for c in centres) + " }"]
+    lines = [
+        "ENVI",
+        f"samples = {spectra.shape[1]}",
+        f"lines = {spectra.shape[0]}",
+        "bands = 1",
+        "header offset = 0",
+        "file type = ENVI Spectral Library",
+        "data type = 4",
+        "interleave = bsq",
+        "byte order = 0",
+        "spectra names = { leaf , rock }",
+        "wavelength = { " + " , ".join(f"{c:g}" for c in centres) + " }",
+    ]
     if units:
         lines.append(f"wavelength units = {units}")
     (folder / "mine.hdr").write_text("\n".join(lines) + "\n")
@@ -157,8 +170,9 @@ def test_illuminants_follow_the_colour_science_scale():
     assert illuminant_spectrum("A", [560.0])[0] == pytest.approx(100.0, abs=0.5)
     # D-series of the nominal CCT 6504 K reproduces the tabulated D65 within 1 %.
     wavelengths = np.arange(400.0, 701.0, 10.0)
-    np.testing.assert_allclose(illuminant_spectrum("D6504", wavelengths), illuminant_spectrum("D65", wavelengths),
-                               rtol=0.01)
+    np.testing.assert_allclose(
+        illuminant_spectrum("D6504", wavelengths), illuminant_spectrum("D65", wavelengths), rtol=0.01
+    )
     # Tungsten rises towards the red, fluorescent lamps have a mercury line at 546 nm.
     tungsten = illuminant_spectrum("A", [450.0, 650.0])
     assert tungsten[1] > 2.5 * tungsten[0]
@@ -169,7 +183,7 @@ def test_illuminants_follow_the_colour_science_scale():
 def test_illuminants_beyond_their_table_continue_as_black_body_or_zero():
     daylight = illuminant_spectrum("D65", [780.0, 785.0, 1000.0, 2000.0])
     assert daylight[1] == pytest.approx(daylight[0], rel=0.03)  # continuous at the table's end
-    planck = lambda nm: nm ** -5.0 / np.expm1(1.4388e7 / (nm * 6504.0))  # noqa: E731
+    planck = lambda nm: nm**-5.0 / np.expm1(1.4388e7 / (nm * 6504.0))  # noqa: E731
     assert daylight[3] / daylight[2] == pytest.approx(planck(2000.0) / planck(1000.0), rel=1e-9)
     np.testing.assert_array_equal(illuminant_spectrum("FL2", [900.0, 1500.0]), [0.0, 0.0])
     np.testing.assert_array_equal(illuminant_spectrum("E", [300.0, 2000.0]), [100.0, 100.0])

@@ -105,7 +105,7 @@ def test_load_csv(tmp_path, header):
     srf = random_response(2).srf
     path = tmp_path / "camera.csv"
     lines = ["wavelength,r,g,b"] if header else []
-    lines += [f"{nm},{r},{g},{b}" for nm, r, g, b in zip(NM, *srf)]
+    lines += [f"{nm},{r},{g},{b}" for nm, r, g, b in zip(NM, *srf, strict=True)]
     path.write_text("\n".join(lines) + "\n")
     loaded = load_response(path)
     np.testing.assert_allclose(loaded.srf, srf)

@@ -37,16 +37,22 @@ def test_values_are_physical_and_follow_the_image_formation_model(kind):
     assert scene.cube.min() >= 0.0 and 0.9 <= scene.cube.max() <= 1.0
     assert scene.reflectance.min() >= 0.0 and scene.reflectance.max() <= 1.0
     assert scene.specular.min() >= 0.0 and scene.illumination.min() > 0.0
-    np.testing.assert_allclose(scene.cube, (scene.reflectance + scene.specular[..., None]) * scene.illumination,
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        scene.cube, (scene.reflectance + scene.specular[..., None]) * scene.illumination, rtol=1e-5, atol=1e-7
+    )
     assert scene.labels.shape == (64, 64) and scene.labels.min() == 0
     assert np.unique(scene.labels).size == scene.labels.max() + 1 == scene.meta["regions"]
     assert scene.rgb is None and scene.meta["photo"] in PHOTOS
     json.dumps(scene.meta)  # serialisable
 
 
-@pytest.mark.parametrize("kind, families", [("natural", {"training", "colourchecker", "skin", "tcs", "cqs"}),
-                                             ("remote", {"bare", "vegetation", "npv", "built"})])
+@pytest.mark.parametrize(
+    "kind, families",
+    [
+        ("natural", {"training", "colourchecker", "skin", "tcs", "cqs"}),
+        ("remote", {"bare", "vegetation", "npv", "built"}),
+    ],
+)
 def test_materials_come_from_the_kinds_library(kind, families):
     scene = generate_scene(48, seed=5, kind=kind)
     materials = scene.meta["materials"]
@@ -55,9 +61,10 @@ def test_materials_come_from_the_kinds_library(kind, families):
     assert {path.split("/")[level] for path in materials} <= families
 
 
-@pytest.mark.parametrize("size, wavelengths", [((23, 57), np.array([550.0])),
-                                                ((40, 9), np.linspace(450.0, 950.0, 5)),
-                                                (33, np.linspace(400.0, 2450.0, 103))])
+@pytest.mark.parametrize(
+    "size, wavelengths",
+    [((23, 57), np.array([550.0])), ((40, 9), np.linspace(450.0, 950.0, 5)), (33, np.linspace(400.0, 2450.0, 103))],
+)
 def test_any_size_and_band_set(size, wavelengths):
     band_mean = np.ones((3, wavelengths.size)) / wavelengths.size
     scene = generate_scene(size, wavelengths, seed=1, kind="remote", srf=band_mean)

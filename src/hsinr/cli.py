@@ -2,13 +2,16 @@
 
 Each subcommand lives in its own module under :mod:`hsinr.commands` and provides ``add_parser(subparsers)`` (which
 registers the subcommand and sets ``func``) . User errors (:class:`hsinr.errors.HsinrError`) end with one line on
-stderr and exit code 2; anything else is a bug and keeps its traceback.
+stderr and exit code 2; anything else is a bug and keeps its traceback. Library modules report progress through
+:mod:`logging` (``logging.getLogger(__name__)``); :func:`configure_logging` shows their INFO messages on stderr as
+``[module] message``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
 
@@ -16,6 +19,37 @@ from . import __version__, commands
 from .errors import HsinrError
 
 EXIT_USER_ERROR = 2
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (pytest and callers may swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _ShortNameFormatter(logging.Formatter):
+    """``[benchmark] message`` for a record of the ``hsinr.benchmark`` logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.short_name = record.name.rpartition(".")[2]
+        return super().format(record)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Show the ``hsinr`` loggers' messages of ``level`` and above on stderr; calling it again changes nothing."""
+    logger = logging.getLogger("hsinr")
+    logger.setLevel(level)
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(_ShortNameFormatter("[%(short_name)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .device import device_of, dtype_of
 from .errors import ConfigError
 
 
@@ -111,12 +112,7 @@ def macs_per_pixel(model: nn.Module, height: int = 64, width: int = 64) -> float
     was_training = model.training
     model.eval()
     try:
-        parameter = next(iter(model.parameters()), None)
-        buffer = next(iter(model.buffers()), None)
-        reference = parameter if parameter is not None else buffer
-        dtype = reference.dtype if reference is not None else torch.float32
-        device = reference.device if reference is not None else torch.device("cpu")
-        image = torch.zeros(1, 3, height, width, dtype=dtype, device=device)
+        image = torch.zeros(1, 3, height, width, dtype=dtype_of(model), device=device_of(model))
         total = count_macs(model, (image,))
     finally:
         model.train(was_training)

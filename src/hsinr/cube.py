@@ -53,7 +53,7 @@ class Cube:
     def bands(self) -> int:
         return int(self.data.shape[2])
 
-    def check_finite(self) -> "Cube":
+    def check_finite(self) -> Cube:
         """Raise :class:`DataError` naming the file when the cube holds NaN or Inf values."""
         bad = ~np.isfinite(self.data)
         if bad.any():

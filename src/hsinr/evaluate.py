@@ -17,6 +17,7 @@ from . import metrics
 from .checkpoint import load_checkpoint
 from .data import load_split
 from .errors import ConfigError
+from .progress import progress_bar
 from .report import band_grid_figure, spectra_figure, write_table
 from .tasks import EvalCase, make_task
 
@@ -29,6 +30,7 @@ def evaluate_models(
     figures: bool = True,
     protocol: dict | None = None,
     stem: str = "metrics",
+    progress: bool = False,
 ) -> dict:
     """Run every model on every evaluation case and tabulate :func:`hsinr.metrics.evaluate_all`.
 
@@ -38,13 +40,21 @@ def evaluate_models(
         out_dir: where ``<stem>_per_scene.*``, ``<stem>.*`` (means) and figures go; ``None`` writes nothing.
         figures: write ``fig5_<scene>.png`` and ``spectra_<scene>.png``.
         protocol: printed above the tables.
+        progress: show a progress bar over the scenes (one line per scene when stderr is not a terminal).
 
     Returns:
         ``{"per_scene": rows, "mean": rows, "predictions": {scene: {model: cube}}}`` (predictions of the first scene
         only, to bound memory).
     """
     per_scene, predictions = [], {}
-    for index, case in enumerate(cases):
+    bar = progress_bar(
+        cases,
+        desc=f"evaluate {len(models)} model(s) on {len(cases)} scene(s)",
+        unit="scene",
+        enabled=progress,
+        line_every=1,
+    )
+    for index, case in enumerate(bar):
         preds = {}
         for name, model in models.items():
             started = time.perf_counter()
@@ -56,10 +66,16 @@ def evaluate_models(
             per_scene.append(row)
             preds[name] = pred
         if out_dir is not None and figures:
-            band_grid_figure(Path(out_dir) / f"fig5_{case.name}.png", case.truth, preds, case.wavelengths,
-                             title=f"{case.name}: ground truth and |error|")
-            spectra_figure(Path(out_dir) / f"spectra_{case.name}.png", case.truth, preds, case.wavelengths,
-                           title=case.name)
+            band_grid_figure(
+                Path(out_dir) / f"fig5_{case.name}.png",
+                case.truth,
+                preds,
+                case.wavelengths,
+                title=f"{case.name}: ground truth and |error|",
+            )
+            spectra_figure(
+                Path(out_dir) / f"spectra_{case.name}.png", case.truth, preds, case.wavelengths, title=case.name
+            )
         if index == 0:
             predictions[case.name] = preds
     mean_rows = mean_by_method(per_scene)
@@ -99,6 +115,7 @@ def evaluate_checkpoint(
     tile: int = 512,
     figures: bool = True,
     device: str = "cpu",
+    progress: bool = False,
 ) -> dict:
     """Evaluate one checkpoint on ``subset`` of a dataset.
 
@@ -135,4 +152,6 @@ def evaluate_checkpoint(
         "PSNR": "psnr = PSNR-peak1 (peak 1.0, per band, mean); psnr_max = eq. 12 (peak max(gt))",
         "crop": "whole images, no border crop",
     }
-    return evaluate_models({meta["spec"]["name"]: model}, cases, out_dir, figures=figures, protocol=protocol)
+    return evaluate_models(
+        {meta["spec"]["name"]: model}, cases, out_dir, figures=figures, protocol=protocol, progress=progress
+    )

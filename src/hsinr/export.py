@@ -172,8 +172,9 @@ def verify_onnx(
                 f"{shown}: the exported graph differs from PyTorch by {difference:.3g} (> {tolerance:.3g}) at "
                 f"{batch}x3x{height}x{width}; this model's graph does not generalise to other sizes"
             )
-        records.append({"batch": batch, "height": height, "width": width, "max_abs_diff": difference,
-                        "tolerance": tolerance})
+        records.append(
+            {"batch": batch, "height": height, "width": width, "max_abs_diff": difference, "tolerance": tolerance}
+        )
     return records
 
 

@@ -36,7 +36,9 @@ def run(args) -> int:
             raise DataError("--rgb needs --response (the camera response the RGB was made with)")
         rgb = read_rgb(args.rgb)
         if rgb.shape[:2] != gt.shape[:2]:
-            raise DataError(f"{args.rgb} is {rgb.shape[0]}x{rgb.shape[1]} but the cubes are {gt.shape[0]}x{gt.shape[1]}")
+            raise DataError(
+                f"{args.rgb} is {rgb.shape[0]}x{rgb.shape[1]} but the cubes are {gt.shape[0]}x{gt.shape[1]}"
+            )
         wavelengths = gt.wavelengths if gt.wavelengths is not None else np.linspace(400, 700, gt.bands)
         srf = resolve_response(args.response, wavelengths).srf
     values = evaluate_all(gt.data, pred.data, rgb=rgb, srf=srf, ratio=args.ratio)

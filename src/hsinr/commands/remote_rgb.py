@@ -17,12 +17,21 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("remote-rgb", help="write the RGB (three cube bands) of a remote-sensing cube for INSS")
     p.add_argument("cube", help="remote-sensing cube (jasper_ridge_198.mat, samson.mat, urban_sub_162.mat)")
     p.add_argument("-o", "--output", required=True, help="RGB image to write (.png or .tif, 16 bits)")
-    p.add_argument("--part", choices=("left", "right", "all"), default="right",
-                   help="columns to keep: left = training part, right = held-out part of task: inss (default right)")
+    p.add_argument(
+        "--part",
+        choices=("left", "right", "all"),
+        default="right",
+        help="columns to keep: left = training part, right = held-out part of task: inss (default right)",
+    )
     p.add_argument("--train-fraction", type=float, default=0.5, help="share of columns in the left part (0.5)")
     p.add_argument("--loader", help="jasper, samson or urban when the file name does not say")
-    p.add_argument("--rgb-wavelengths", type=float, nargs=3, metavar=("R", "G", "B"),
-                   help="wavelengths (nm) of the bands used as R, G, B (default AVIRIS bands 35/18/8)")
+    p.add_argument(
+        "--rgb-wavelengths",
+        type=float,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        help="wavelengths (nm) of the bands used as R, G, B (default AVIRIS bands 35/18/8)",
+    )
     p.set_defaults(func=run)
 
 
@@ -34,12 +43,16 @@ def run(args) -> int:
     if args.part != "all":
         left, right = split_columns(cube, args.train_fraction)
         cube = left if args.part == "left" else right
+    if cube.wavelengths is None:
+        raise DataError(f"{args.cube}: the cube has no band centres; an RGB needs them to pick its bands")
     rgb = rgb_from_bands(cube.data, cube.wavelengths, args.rgb_wavelengths)
     if rgb.min() < 0 or rgb.max() > 1:
         raise DataError(
             f"{args.cube}: RGB values span {rgb.min():.4g}..{rgb.max():.4g}; a 16-bit image holds 0..1 only"
         )
     write_rgb(args.output, rgb, bits=16)
-    print(f"wrote {args.output} ({rgb.shape[0]}x{rgb.shape[1]}, {args.part} part, "
-          f"values {rgb.min():.4f}..{rgb.max():.4f})")
+    print(
+        f"wrote {args.output} ({rgb.shape[0]}x{rgb.shape[1]}, {args.part} part, "
+        f"values {rgb.min():.4f}..{rgb.max():.4f})"
+    )
     return 0

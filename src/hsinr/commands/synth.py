@@ -22,8 +22,15 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..data.synthetic import write_synthetic_dataset
 
-    paths = write_synthetic_dataset(args.out, count=args.count, size=args.size, seed=args.seed,
-                                    wavelengths=default_wavelengths(args.bands, *args.range), srf_spec=args.response,
-                                    kind=args.kind, noise=args.noise)
+    paths = write_synthetic_dataset(
+        args.out,
+        count=args.count,
+        size=args.size,
+        seed=args.seed,
+        wavelengths=default_wavelengths(args.bands, *args.range),
+        srf_spec=args.response,
+        kind=args.kind,
+        noise=args.noise,
+    )
     print(f"wrote {len(paths)} scenes to {args.out}/ (read them with the 'folder' dataset)")
     return 0

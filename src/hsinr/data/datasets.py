@@ -27,9 +27,10 @@ from __future__ import annotations
 import inspect
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import h5py
 import numpy as np

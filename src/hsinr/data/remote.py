@@ -25,6 +25,7 @@ import numpy as np
 from ..cube import Cube
 from ..errors import DataError
 from ..io import read_cube
+from ..spectral.resample import MAX_PICK_DISTANCE_NM, nearest_bands  # noqa: F401  (re-exported for callers)
 from .datasets import ScenePair
 
 AVIRIS_BAND_COUNT = 224
@@ -34,8 +35,6 @@ AVIRIS_RGB_BANDS = (35, 18, 8)
 WATER_ABSORPTION_NM = ((1350.0, 1450.0), (1810.0, 1970.0))
 #: Bands centred above this wavelength (nm) are left out too (low signal, sensor noise).
 LONG_WAVE_LIMIT_NM = 2450.0
-#: A requested RGB wavelength farther than this (nm) from every band of the cube is an error.
-MAX_PICK_DISTANCE_NM = 25.0
 
 #: HYDICE Urban: 210 bands, 400–2500 nm; the usual 162-band version drops these 1-based bands.
 _URBAN_DROPPED = [*range(1, 5), 76, 87, *range(101, 112), *range(136, 154), *range(198, 211)]
@@ -59,32 +58,6 @@ def aviris_band_centres(band_numbers=None) -> np.ndarray:
 def default_rgb_wavelengths() -> np.ndarray:
     """Red, green, blue wavelengths (nm) of INSS's RGB: the approximate centres of AVIRIS bands 35, 18, 8."""
     return aviris_band_centres(AVIRIS_RGB_BANDS)
-
-
-def nearest_bands(wavelengths: np.ndarray, targets_nm) -> np.ndarray:
-    """Index of the band whose centre is nearest each target wavelength.
-
-    Args:
-        wavelengths: band centres of the cube, nm ``(C,)``.
-        targets_nm: wanted wavelengths, nm ``(K,)``.
-
-    Returns:
-        int64 ``(K,)`` indices into the band axis.
-
-    Raises:
-        DataError: a target is more than ``MAX_PICK_DISTANCE_NM`` from every band.
-    """
-    centres = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
-    targets = np.asarray(targets_nm, dtype=np.float64).reshape(-1)
-    distance = np.abs(centres[None, :] - targets[:, None])
-    index = distance.argmin(axis=1)
-    far = distance[np.arange(targets.size), index] > MAX_PICK_DISTANCE_NM
-    if far.any():
-        raise DataError(
-            f"no band within {MAX_PICK_DISTANCE_NM} nm of {targets[far].tolist()} nm "
-            f"(the cube covers {centres.min():.0f}-{centres.max():.0f} nm)"
-        )
-    return index
 
 
 def band_pick_response(wavelengths: np.ndarray, picks_nm=None) -> np.ndarray:

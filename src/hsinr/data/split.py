@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -19,9 +19,7 @@ SUBSETS = ("train", "val", "test")
 SPLIT_FILE = "split.json"
 
 
-def make_split(
-    names: Iterable[str], ratios: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0
-) -> dict[str, list[str]]:
+def make_split(names: Iterable[str], ratios: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> dict[str, list[str]]:
     """Split scene names at random into train / val / test.
 
     The result depends only on the *set* of names, the ratios and the seed: names are sorted, then shuffled with
@@ -50,7 +48,7 @@ def make_split(
     order = np.random.default_rng(seed).permutation(len(ordered))
     shuffled = [ordered[i] for i in order]
     split, start = {}, 0
-    for subset, count in zip(SUBSETS, counts):
+    for subset, count in zip(SUBSETS, counts, strict=True):
         split[subset] = sorted(shuffled[start : start + count])
         start += count
     return split

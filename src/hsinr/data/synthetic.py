@@ -101,7 +101,7 @@ _SETTINGS = {
 # ------------------------------------------------------------------------------------------------------ photographs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _photo_srgb(name: str) -> np.ndarray:
     """A bundled photograph as float32 ``(H, W, 3)`` sRGB-encoded values in [0, 1] (read once per process)."""
     import skimage.data
@@ -128,12 +128,13 @@ def _crop_photo(rng: np.random.Generator, height: int, width: int) -> tuple[str,
     y0 = int(rng.integers(rows - crop_h + 1))
     x0 = int(rng.integers(cols - crop_w + 1))
     flip = bool(rng.random() < 0.5)
-    crop = photo[y0:y0 + crop_h, x0:x0 + crop_w]
+    crop = photo[y0 : y0 + crop_h, x0 : x0 + crop_w]
     if flip:
         crop = crop[:, ::-1]
     shrinking = crop_h > height or crop_w > width
-    resized = resize(crop, (height, width), order=1, mode="reflect", anti_aliasing=shrinking,
-                     preserve_range=True).astype(np.float32)
+    resized = resize(
+        crop, (height, width), order=1, mode="reflect", anti_aliasing=shrinking, preserve_range=True
+    ).astype(np.float32)
     return name, np.clip(resized, 0.0, 1.0), {"crop": [y0, x0, crop_h, crop_w], "mirrored": flip}
 
 
@@ -141,8 +142,15 @@ def _segment(srgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """SLIC superpixels (Achanta et al. 2012) of the sRGB crop, relabelled ``0 .. R-1`` (int32)."""
     height, width = srgb.shape[:2]
     segments = int(min(rng.integers(50, 201), max(1, height * width // 16)))
-    labels = slic(srgb, n_segments=segments, compactness=float(rng.uniform(5.0, 20.0)), sigma=1.0, max_num_iter=5,
-                  start_label=0, channel_axis=-1)
+    labels = slic(
+        srgb,
+        n_segments=segments,
+        compactness=float(rng.uniform(5.0, 20.0)),
+        sigma=1.0,
+        max_num_iter=5,
+        start_label=0,
+        channel_axis=-1,
+    )
     _, dense = np.unique(labels, return_inverse=True)
     return dense.reshape(height, width).astype(np.int32)
 
@@ -182,8 +190,14 @@ def _library_colours(spectra_on_grid: np.ndarray, illuminant_on_grid: np.ndarray
     return (spectra_on_grid * illuminant_on_grid) @ response.T / white
 
 
-def _match(colours: np.ndarray, library_colours: np.ndarray, max_scale: np.ndarray, rng: np.random.Generator,
-           candidates: int, best_probability: float) -> tuple[np.ndarray, np.ndarray]:
+def _match(
+    colours: np.ndarray,
+    library_colours: np.ndarray,
+    max_scale: np.ndarray,
+    rng: np.random.Generator,
+    candidates: int,
+    best_probability: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Index and scale of a library spectrum for each target colour.
 
     For target ``c`` and library colour ``p`` the least-squares scale is ``k = (c·p)/(p·p)``, clipped to
@@ -191,36 +205,46 @@ def _match(colours: np.ndarray, library_colours: np.ndarray, max_scale: np.ndarr
     with probability ``best_probability``, otherwise one of the next ``candidates - 1`` uniformly.
     """
     candidates = min(candidates, library_colours.shape[0])
-    norms = np.maximum((library_colours ** 2).sum(axis=1), 1e-12)
+    norms = np.maximum((library_colours**2).sum(axis=1), 1e-12)
     dots = colours @ library_colours.T
     scale = np.clip(dots / norms, 0.0, max_scale)
-    error = (colours ** 2).sum(axis=1)[:, None] - 2.0 * scale * dots + scale ** 2 * norms  # |c - k p|^2 expanded
+    error = (colours**2).sum(axis=1)[:, None] - 2.0 * scale * dots + scale**2 * norms  # |c - k p|^2 expanded
     rows = np.arange(len(colours))[:, None]
     nearest = np.argpartition(error, candidates - 1, axis=1)[:, :candidates]
     nearest = nearest[rows, np.argsort(error[rows, nearest], axis=1, kind="stable")]
-    rank = np.where(rng.random(len(colours)) < best_probability, 0,
-                    rng.integers(1, max(candidates, 2), size=len(colours)))
+    rank = np.where(
+        rng.random(len(colours)) < best_probability, 0, rng.integers(1, max(candidates, 2), size=len(colours))
+    )
     rank = np.minimum(rank, candidates - 1)
     index = nearest[np.arange(len(colours)), rank]
     return index, scale[np.arange(len(colours)), index]
 
 
-def _match_in_groups(colours: np.ndarray, colour_groups: np.ndarray, library_colours: np.ndarray,
-                     library_groups: np.ndarray, max_scale: np.ndarray, rng: np.random.Generator, candidates: int,
-                     best_probability: float) -> tuple[np.ndarray, np.ndarray]:
+def _match_in_groups(
+    colours: np.ndarray,
+    colour_groups: np.ndarray,
+    library_colours: np.ndarray,
+    library_groups: np.ndarray,
+    max_scale: np.ndarray,
+    rng: np.random.Generator,
+    candidates: int,
+    best_probability: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_match` restricted, for each target colour, to the library spectra of the same group number."""
     index = np.zeros(len(colours), dtype=np.int64)
     scale = np.zeros(len(colours), dtype=np.float64)
     for group in np.unique(colour_groups):
         targets, members = colour_groups == group, np.flatnonzero(library_groups == group)
-        local, scale[targets] = _match(colours[targets], library_colours[members], max_scale[members], rng,
-                                       candidates, best_probability)
+        local, scale[targets] = _match(
+            colours[targets], library_colours[members], max_scale[members], rng, candidates, best_probability
+        )
         index[targets] = members[local]
     return index, scale
 
 
-def _material_groups(kind: str, mean_colours: np.ndarray, library: SpectralLibrary,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+def _material_groups(
+    kind: str, mean_colours: np.ndarray, library: SpectralLibrary, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Which library spectra each region may use: ``(region group (R,), library group (K,), vegetation fraction)``.
 
     Natural scenes: one group, any spectrum. Remote scenes: the bundled photos hold little green, so a random
@@ -233,7 +257,7 @@ def _material_groups(kind: str, mean_colours: np.ndarray, library: SpectralLibra
     fraction = float(rng.uniform(0.2, 0.5))
     greenness = mean_colours[:, 1] / np.maximum(mean_colours.sum(axis=1), 1e-6)
     region_group = np.zeros(regions, dtype=np.int64)
-    region_group[np.argsort(-greenness, kind="stable")[:int(np.ceil(fraction * regions))]] = 1
+    region_group[np.argsort(-greenness, kind="stable")[: int(np.ceil(fraction * regions))]] = 1
     library_group = np.array([path.split("/")[1] == "vegetation" for path in library.classes], dtype=np.int64)
     return region_group, library_group, fraction
 
@@ -243,8 +267,10 @@ def _region_means(values: np.ndarray, labels: np.ndarray, mask: np.ndarray, fall
     regions = fallback.shape[0]
     flat_labels = labels[mask]
     counts = np.bincount(flat_labels, minlength=regions).astype(np.float64)
-    sums = np.stack([np.bincount(flat_labels, weights=values[..., d][mask], minlength=regions)
-                     for d in range(values.shape[-1])], axis=1)
+    sums = np.stack(
+        [np.bincount(flat_labels, weights=values[..., d][mask], minlength=regions) for d in range(values.shape[-1])],
+        axis=1,
+    )
     return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1.0)[:, None], fallback)
 
 
@@ -313,8 +339,9 @@ def _highlights(rng: np.random.Generator, luminance: np.ndarray, count: int) -> 
         cy, cx = divmod(int(centre), width)
         sigma = rng.uniform(1.0, 4.0) * scale
         amplitude = np.float32(rng.uniform(0.2, 0.8))
-        specular += amplitude * np.outer(np.exp(-0.5 * ((rows - cy) / sigma) ** 2),
-                                         np.exp(-0.5 * ((cols - cx) / sigma) ** 2)).astype(np.float32)
+        specular += amplitude * np.outer(
+            np.exp(-0.5 * ((rows - cy) / sigma) ** 2), np.exp(-0.5 * ((cols - cx) / sigma) ** 2)
+        ).astype(np.float32)
     return specular
 
 
@@ -324,12 +351,12 @@ def _highlights(rng: np.random.Generator, luminance: np.ndarray, count: int) -> 
 def _class_counts(classes: np.ndarray) -> dict[str, int]:
     """How many region spectra (dark, bright and near-metamer, three per region) came from each library class."""
     names, counts = np.unique(classes, return_counts=True)
-    return {str(name): int(count) for name, count in zip(names, counts)}
+    return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
 
 
 def _shape(size: int | tuple[int, int]) -> tuple[int, int]:
     """``(height, width)`` from an int or a pair; ConfigError unless both are integers >= 4."""
-    pair = (size, size) if np.isscalar(size) else tuple(np.ravel(size))
+    pair = (size, size) if np.isscalar(size) else tuple(np.ravel(size).tolist())
     if len(pair) != 2 or not all(float(side).is_integer() and side >= 4 for side in pair):
         raise ConfigError(f"scene size must be an int or (height, width) of integers >= 4, got {size!r}")
     return int(pair[0]), int(pair[1])
@@ -348,8 +375,14 @@ def _response(srf, wavelengths: np.ndarray) -> tuple[CameraResponse | np.ndarray
     return matrix, "array"
 
 
-def generate_scene(size: int | tuple[int, int] = 256, wavelengths: np.ndarray | None = None, seed: int = 0,
-                   kind: str = "natural", srf=None, noise: float = 0.0) -> SyntheticScene:
+def generate_scene(
+    size: int | tuple[int, int] = 256,
+    wavelengths: np.ndarray | None = None,
+    seed: int = 0,
+    kind: str = "natural",
+    srf=None,
+    noise: float = 0.0,
+) -> SyntheticScene:
     """Generate one synthetic hyperspectral scene (see the module docstring for the model).
 
     Args:
@@ -404,8 +437,16 @@ def generate_scene(size: int | tuple[int, int] = 256, wavelengths: np.ndarray | 
     dark = _region_means(linear, labels, ~brighter, mean)
     bright = _region_means(linear, labels, brighter, mean)
     region_group, library_group, vegetation_fraction = _material_groups(kind, mean, library, rng)
-    index, scale = _match_in_groups(np.concatenate([dark, bright]), np.concatenate([region_group, region_group]),
-                                    colours, library_group, max_scale, rng, 3, 0.7)
+    index, scale = _match_in_groups(
+        np.concatenate([dark, bright]),
+        np.concatenate([region_group, region_group]),
+        colours,
+        library_group,
+        max_scale,
+        rng,
+        3,
+        0.7,
+    )
     endmembers = (scale[:, None] * library.spectra[index]).astype(np.float32)
     dark_spectra, bright_spectra = endmembers[:regions], endmembers[regions:]
     alt_index, alt_scale = _match_in_groups(mean, region_group, colours, library_group, max_scale, rng, 6, 0.0)
@@ -425,8 +466,9 @@ def generate_scene(size: int | tuple[int, int] = 256, wavelengths: np.ndarray | 
     shading = 1.0 - shading_depth * _smooth_field(rng, height, width, int(rng.integers(2, 5)))
     second_weight = float(rng.uniform(*settings.secondary_weight))
     blend = _blend_map(rng, height, width, second_weight)
-    illumination = (shading * (1.0 - blend))[..., None] * main_out.astype(np.float32) \
-        + (shading * blend)[..., None] * second_out.astype(np.float32)
+    illumination = (shading * (1.0 - blend))[..., None] * main_out.astype(np.float32) + (shading * blend)[
+        ..., None
+    ] * second_out.astype(np.float32)
 
     highlight_count = int(rng.integers(settings.highlights[0], settings.highlights[1] + 1))
     specular = _highlights(rng, luminance, highlight_count)
@@ -437,8 +479,12 @@ def generate_scene(size: int | tuple[int, int] = 256, wavelengths: np.ndarray | 
     cube *= gain
     illumination *= gain
     if noise > 0:
-        cube = np.clip(cube + rng.standard_normal(cube.shape, dtype=np.float32)
-                       * np.float32(noise) * np.sqrt(cube + np.float32(0.01)), 0.0, 1.0)
+        cube = np.clip(
+            cube
+            + rng.standard_normal(cube.shape, dtype=np.float32) * np.float32(noise) * np.sqrt(cube + np.float32(0.01)),
+            0.0,
+            1.0,
+        )
 
     rgb, response_name = None, None
     if srf is not None:
@@ -446,21 +492,49 @@ def generate_scene(size: int | tuple[int, int] = 256, wavelengths: np.ndarray | 
         rgb = render_rgb(cube, response)
 
     meta = {
-        "generator": "hsinr.data.synthetic", "generator_version": GENERATOR_VERSION, "seed": int(seed), "kind": kind,
-        "size": [height, width], "wavelengths": [float(w) for w in wavelengths], "photo": photo_name, **crop,
-        "regions": regions, "vegetation_fraction": vegetation_fraction, "library": settings.library,
-        "illuminants": [main_light, second_light], "secondary_weight_max": second_weight,
-        "shading_depth": shading_depth, "edge_blur_px": edge_sigma,
-        "highlights": highlight_count, "gain": float(gain), "noise": float(noise), "response": response_name,
+        "generator": "hsinr.data.synthetic",
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "kind": kind,
+        "size": [height, width],
+        "wavelengths": [float(w) for w in wavelengths],
+        "photo": photo_name,
+        **crop,
+        "regions": regions,
+        "vegetation_fraction": vegetation_fraction,
+        "library": settings.library,
+        "illuminants": [main_light, second_light],
+        "secondary_weight_max": second_weight,
+        "shading_depth": shading_depth,
+        "edge_blur_px": edge_sigma,
+        "highlights": highlight_count,
+        "gain": float(gain),
+        "noise": float(noise),
+        "response": response_name,
         "materials": _class_counts(library.classes[np.concatenate([index, alt_index])]),
     }
-    return SyntheticScene(cube.astype(np.float32, copy=False), rgb, reflectance.astype(np.float32, copy=False),
-                          illumination.astype(np.float32, copy=False), labels, meta, specular, linear)
+    return SyntheticScene(
+        cube.astype(np.float32, copy=False),
+        rgb,
+        reflectance.astype(np.float32, copy=False),
+        illumination.astype(np.float32, copy=False),
+        labels,
+        meta,
+        specular,
+        linear,
+    )
 
 
-def write_synthetic_dataset(out_dir: str | Path, count: int, size: int | tuple[int, int] = 256, seed: int = 0,
-                            wavelengths: np.ndarray | None = None, srf_spec: str = "srgb", kind: str = "natural",
-                            noise: float = 0.0) -> list[Path]:
+def write_synthetic_dataset(
+    out_dir: str | Path,
+    count: int,
+    size: int | tuple[int, int] = 256,
+    seed: int = 0,
+    wavelengths: np.ndarray | None = None,
+    srf_spec: str = "srgb",
+    kind: str = "natural",
+    noise: float = 0.0,
+) -> list[Path]:
     """Write ``count`` scenes as a ``folder`` dataset: ``scene_0000.h5`` + ``scene_0000_rgb.png`` each, ``meta.json``.
 
     Cubes (with their band centres) go through :func:`hsinr.io.write_cube`, RGB images (``render_rgb(cube, srf)``,
@@ -479,9 +553,8 @@ def write_synthetic_dataset(out_dir: str | Path, count: int, size: int | tuple[i
     Returns:
         The cube paths, in scene order.
     """
-    from tqdm import tqdm
-
     from ..io import write_cube, write_rgb
+    from ..progress import progress_bar
 
     if int(count) != count or count < 1:
         raise ConfigError(f"count must be a positive integer, got {count!r}")
@@ -493,19 +566,36 @@ def write_synthetic_dataset(out_dir: str | Path, count: int, size: int | tuple[i
     seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(count)]
     digits = max(4, len(str(count - 1)))
     paths, records = [], []
-    for number, scene_seed in enumerate(tqdm(seeds, desc="synthetic scenes", unit="scene", disable=count <= 1)):
+    bar = progress_bar(
+        seeds, desc=f"{count} synthetic scenes", unit="scene", enabled=count > 1, line_every=max(1, count // 10)
+    )
+    for number, scene_seed in enumerate(bar):
         scene = generate_scene(size, wavelengths, scene_seed, kind, srf=response, noise=noise)
+        assert scene.rgb is not None  # rendered with `response`
         stem = f"scene_{number:0{digits}d}"
         cube_path, rgb_path = out / f"{stem}.h5", out / f"{stem}_rgb.png"
         write_cube(cube_path, Cube(scene.cube, wavelengths))
         write_rgb(rgb_path, scene.rgb, bits=16)
         paths.append(cube_path)
-        records.append({"cube": cube_path.name, "rgb": rgb_path.name,
-                        **{key: value for key, value in scene.meta.items() if key != "wavelengths"}})
+        records.append(
+            {
+                "cube": cube_path.name,
+                "rgb": rgb_path.name,
+                **{key: value for key, value in scene.meta.items() if key != "wavelengths"},
+            }
+        )
     summary = {
-        "generator": "hsinr.data.synthetic", "generator_version": GENERATOR_VERSION, "count": count,
-        "seed": int(seed), "kind": kind, "size": list(_shape(size)), "response": srf_spec, "noise": float(noise),
-        "wavelengths": [float(w) for w in wavelengths], "scene_seeds": seeds, "scenes": records,
+        "generator": "hsinr.data.synthetic",
+        "generator_version": GENERATOR_VERSION,
+        "count": count,
+        "seed": int(seed),
+        "kind": kind,
+        "size": list(_shape(size)),
+        "response": srf_spec,
+        "noise": float(noise),
+        "wavelengths": [float(w) for w in wavelengths],
+        "scene_seeds": seeds,
+        "scenes": records,
     }
     (out / "meta.json").write_text(json.dumps(summary, indent=2))
     return paths

@@ -9,27 +9,37 @@ Pillow would silently drop them to 8 bits.
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import tifffile
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+from .atomic import atomic_path
+from .limits import check_declared_size
 from .png16 import decode_png16, encode_png16, read_png_header
 
 RGB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _TIFF_EXTENSIONS = (".tif", ".tiff")
+_NON_RGB_MODES = {
+    "CMYK": "cyan, magenta, yellow, black",
+    "YCbCr": "luma and chroma",
+    "LAB": "CIE L*a*b*",
+    "HSV": "hue, saturation, value",
+}
 _LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, RuntimeError, SyntaxError, struct.error, zlib.error)
 
 
 def read_image_native(path: Path | str) -> np.ndarray:
     """Read one image file with its stored dtype and values: ``(H, W)`` grey or ``(H, W, K)`` with K channels.
 
-    TIFF goes through tifffile (channel-planar pages are moved last), 16-bit colour PNG through our own decoder,
-    everything else (16-bit grey PNG included) through imageio's Pillow plugin. A missing or unreadable file is a
-    :class:`DataError` naming it.
+    TIFF goes through tifffile (channel-planar pages are moved last), 16-bit colour PNG through libpng
+    (:mod:`hsinr.io.png16`), everything else (16-bit grey PNG included) through imageio's Pillow plugin. A missing
+    or unreadable file is a :class:`DataError` naming it.
     """
     path = Path(path)
     if not path.is_file():
@@ -37,14 +47,36 @@ def read_image_native(path: Path | str) -> np.ndarray:
     try:
         if path.suffix.lower() in _TIFF_EXTENSIONS:
             return _read_tiff_image(path)
+        _check_pillow_image(path)
         header = read_png_header(path)
         if header is not None and header.bit_depth == 16 and header.color_type != 0:
             return decode_png16(path)  # Pillow cuts 16-bit colour to 8 bits (16-bit grey it keeps)
         return np.asarray(iio.imread(path, plugin="pillow"))
     except DataError:
         raise
-    except _LIBRARY_ERRORS as exc:
-        raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
+    except (*_LIBRARY_ERRORS, Image.DecompressionBombError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {first})") from exc
+
+
+def _check_pillow_image(path: Path) -> None:
+    """Refuse, from the header alone, colour modes that are not RGB (CMYK, YCbCr, Lab, HSV) and images whose
+    declared size cannot be read in memory (a PNG "bomb" of a few KB declaring gigapixels)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        Image.MAX_IMAGE_PIXELS = None  # our own limit below, derived from the available memory, decides
+        try:
+            with Image.open(path) as image:
+                mode, (width, height), channels = image.mode, image.size, len(image.getbands())
+        except UnidentifiedImageError:
+            return  # let the decoder name the problem
+    if mode in _NON_RGB_MODES:
+        raise DataError(
+            f"{path}: image is in the {mode} colour mode ({_NON_RGB_MODES[mode]}); an RGB image is "
+            "needed (convert it to RGB first)"
+        )
+    itemsize = 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1
+    check_declared_size((height, width, channels), itemsize, path, "image")
 
 
 def read_rgb(path: Path | str) -> np.ndarray:
@@ -65,6 +97,15 @@ def read_rgb(path: Path | str) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise DataError(f"{path}: expected an (H, W, 3) RGB or (H, W, 4) RGBA image, got shape {image.shape}")
     rgb = image[:, :, :3]
+    if min(rgb.shape[:2]) < 1:
+        raise DataError(f"{path}: image has no pixels (shape {image.shape})")
+    if rgb.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(rgb)))
+        if bad:
+            raise DataError(
+                f"{path}: {bad} RGB values are NaN or Inf; they would spread through the "
+                "reconstruction (fix or mask them first)"
+            )
     if rgb.dtype == np.uint8:
         return rgb.astype(np.float32) / np.float32(255)
     if rgb.dtype == np.uint16:
@@ -95,23 +136,26 @@ def write_rgb(path: Path | str, rgb: np.ndarray, bits: int = 8) -> None:
         raise DataError(f"{path}: RGB image holds NaN/Inf values")
     full_scale = 2**bits - 1
     quantised = np.rint(np.clip(rgb, 0.0, 1.0) * full_scale).astype(np.uint8 if bits == 8 else np.uint16)
-    try:
+    with atomic_path(path) as temporary:  # complete at `path` or not there at all; an old file survives a failure
         if suffix in _TIFF_EXTENSIONS:
-            tifffile.imwrite(path, quantised, photometric="rgb")
+            tifffile.imwrite(temporary, quantised, photometric="rgb")
         elif bits == 16:
-            encode_png16(path, quantised)
+            encode_png16(temporary, quantised)
         elif suffix in (".jpg", ".jpeg"):
-            iio.imwrite(path, quantised, plugin="pillow", quality=95)
+            iio.imwrite(temporary, quantised, plugin="pillow", extension=suffix, quality=95)
         else:
-            iio.imwrite(path, quantised, plugin="pillow")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write image ({exc})") from exc
+            iio.imwrite(temporary, quantised, plugin="pillow", extension=suffix)
 
 
 def _read_tiff_image(path: Path) -> np.ndarray:
-    """First image series of a TIFF, with a planar sample axis (``S`` first) moved last."""
+    """First image series of a TIFF, with a planar sample axis (``S`` first) moved last; CMYK and Lab refused."""
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
+        photometric = getattr(series.keyframe.photometric, "name", str(series.keyframe.photometric))
+        if photometric in ("SEPARATED", "CIELAB", "ICCLAB", "ITULAB"):
+            kind = "CMYK (separated)" if photometric == "SEPARATED" else "Lab"
+            raise DataError(f"{path}: TIFF image is {kind}, not RGB; convert it to RGB first")
+        check_declared_size(series.shape, series.dtype.itemsize, path, "TIFF image")
         image = series.asarray()
         axes = series.axes
     if image.ndim == 3 and axes.startswith("S"):

@@ -83,9 +83,7 @@ class ColourScienceRecovery(nn.Module):
     fits_data = False
     method = ""
 
-    def __init__(
-        self, srf: list, wavelengths: list, out_bands: int | None = None, bits: int = 6
-    ) -> None:
+    def __init__(self, srf: list, wavelengths: list, out_bands: int | None = None, bits: int = 6) -> None:
         super().__init__()
         srf_array = np.asarray(srf, dtype=np.float64)
         nm = np.asarray(wavelengths, dtype=np.float64).reshape(-1)

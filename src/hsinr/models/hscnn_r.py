@@ -37,9 +37,7 @@ class HSCNNR(nn.Module):
     def __init__(self, out_bands: int = 31, width: int = 64, blocks: int = 16) -> None:
         super().__init__()
         self.extract = nn.Conv2d(3, width, 3, padding=1)
-        self.body = nn.Sequential(
-            *[ResidualBlock(width) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1)
-        )
+        self.body = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1))
         self.reconstruct = nn.Conv2d(width, out_bands, 3, padding=1)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -136,10 +136,12 @@ class AbundanceUNet(nn.Module):
         )
         self.bottleneck = ResidualBlock(widths[-1], widths[-1], 1)
         # up[i] brings level i+1 to level i (bilinear ×2 then 3×3 conv); decoder[i] refines level i after the skip.
-        self.up = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(widths[i + 1], widths[i], 3, 1, 1, bias=False), _group_norm(widths[i]))
-            for i in range(len(widths) - 1)
-        ])
+        self.up = nn.ModuleList(
+            [
+                nn.Sequential(nn.Conv2d(widths[i + 1], widths[i], 3, 1, 1, bias=False), _group_norm(widths[i]))
+                for i in range(len(widths) - 1)
+            ]
+        )
         self.decoder = nn.ModuleList([ResidualBlock(widths[i], widths[i], 1) for i in range(len(widths) - 1)])
         self.head = nn.Sequential(_group_norm(widths[0]), nn.Conv2d(widths[0], library_size, 1))
 
@@ -317,7 +319,13 @@ def build_inss(
         if values is not None and len(values) != spectra.shape[0]:
             raise ConfigError(f"inss: {len(values)} {label} for {spectra.shape[0]} library spectra")
     return INSS(
-        spectra, order, cell, tuple(widths), hidden, transform_width, detach_features,
+        spectra,
+        order,
+        cell,
+        tuple(widths),
+        hidden,
+        transform_width,
+        detach_features,
         list(library_names) if library_names is not None else None,
         list(library_classes) if library_classes is not None else None,
     )

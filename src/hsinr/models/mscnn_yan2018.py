@@ -56,9 +56,7 @@ class MultiScaleCNN(nn.Module):
         self.upsample = nn.ModuleList()
         self.decoder = nn.ModuleList()
         for scale in reversed(range(scales - 1)):
-            self.upsample.append(
-                nn.Sequential(nn.Conv2d(widths[scale + 1], 4 * widths[scale], 1), nn.PixelShuffle(2))
-            )
+            self.upsample.append(nn.Sequential(nn.Conv2d(widths[scale + 1], 4 * widths[scale], 1), nn.PixelShuffle(2)))
             self.decoder.append(_conv_pair(2 * widths[scale], widths[scale]))
         self.head = nn.Conv2d(widths[0], out_bands, 1)
 
@@ -72,6 +70,6 @@ class MultiScaleCNN(nn.Module):
             x = block(x)
             skips.append(x)
         skips.pop()  # the coarsest scale is the decoder's starting point, not a skip
-        for upsample, block, skip in zip(self.upsample, self.decoder, reversed(skips)):
+        for upsample, block, skip in zip(self.upsample, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([upsample(x), skip], dim=1))
         return crop_to(self.head(x), height, width)

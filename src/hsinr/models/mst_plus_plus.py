@@ -104,9 +104,7 @@ class SpectralAttentionBlock(nn.Module):
     def __init__(self, channels: int, head_channels: int, heads: int, blocks: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.ModuleList(
-                [SpectralMSA(channels, head_channels, heads), nn.LayerNorm(channels), FeedForward(channels)]
-            )
+            nn.ModuleList([SpectralMSA(channels, head_channels, heads), nn.LayerNorm(channels), FeedForward(channels)])
             for _ in range(blocks)
         )
 
@@ -161,7 +159,7 @@ class SingleStageTransformer(nn.Module):
             skips.append(feature)
             feature = downsample(feature)
         feature = self.bottleneck(feature)
-        for (upsample, fuse, attention), skip in zip(self.decoder, reversed(skips)):
+        for (upsample, fuse, attention), skip in zip(self.decoder, reversed(skips), strict=True):
             feature = upsample(feature)
             feature = attention(fuse(torch.cat([feature, skip], dim=1)))
         return self.mapping(feature) + x

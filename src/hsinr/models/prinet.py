@@ -33,7 +33,7 @@ groups. No down-sampling, so any ``H × W`` works directly.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -127,8 +127,7 @@ class PriNet(nn.Module):
             *[_ResidualBlock(width, reduction) for _ in range(shared_blocks)],
         )
         self.branches = nn.ModuleList(
-            nn.Sequential(*[_ResidualBlock(width, reduction) for _ in range(branch_blocks)])
-            for _ in self.group_sizes
+            nn.Sequential(*[_ResidualBlock(width, reduction) for _ in range(branch_blocks)]) for _ in self.group_sizes
         )
         groups = len(self.group_sizes)
         self.fuse = nn.Conv2d(groups * width, width, 1) if self.fuse_groups else None
@@ -141,7 +140,7 @@ class PriNet(nn.Module):
         if self.fuse is not None:
             fused = self.fuse(torch.cat(features, dim=1))
             features = [torch.cat([feature, fused], dim=1) for feature in features]
-        return torch.cat([head(feature) for head, feature in zip(self.heads, features)], dim=1)
+        return torch.cat([head(feature) for head, feature in zip(self.heads, features, strict=True)], dim=1)
 
 
 @register("prinet_plus")
@@ -171,7 +170,7 @@ def group_bands_by_correlation(cubes: Iterable[np.ndarray], groups: int = 3) -> 
     outer = None
     for cube in cubes:
         pixels = np.asarray(cube, dtype=np.float64).reshape(-1, np.shape(cube)[-1])
-        if total is None:
+        if total is None or outer is None:
             total = np.zeros(pixels.shape[1])
             outer = np.zeros((pixels.shape[1], pixels.shape[1]))
         elif pixels.shape[1] != total.size:
@@ -179,7 +178,7 @@ def group_bands_by_correlation(cubes: Iterable[np.ndarray], groups: int = 3) -> 
         count += pixels.shape[0]
         total += pixels.sum(axis=0)
         outer += pixels.T @ pixels
-    if total is None or count < 2:
+    if total is None or outer is None or count < 2:
         raise DataError("group_bands_by_correlation needs at least one cube with two pixels")
     bands = total.size
     if not 1 <= groups <= bands:

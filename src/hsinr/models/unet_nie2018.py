@@ -71,6 +71,6 @@ class UNetNie2018(nn.Module):
             skips.append(x)
             x = self.pool(x)
         x = self.bottleneck(x)
-        for upsample, block, skip in zip(self.upsample, self.decoder, reversed(skips)):
+        for upsample, block, skip in zip(self.upsample, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([upsample(x), skip], dim=1))
         return crop_to(self.head(x), height, width)

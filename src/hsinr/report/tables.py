@@ -36,15 +36,19 @@ def format_markdown(rows: list[dict], title: str | None = None, protocol: dict |
     lines.append("| " + " | ".join("---" for _ in columns) + " |")
     for row in rows:
         lines.append("| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
-    legend = [f"- `{c}`: {METRIC_INFO[c][0]} ({'higher' if METRIC_INFO[c][1] else 'lower'} is better)"
-              for c in columns if c in METRIC_INFO]
+    legend = [
+        f"- `{c}`: {METRIC_INFO[c][0]} ({'higher' if METRIC_INFO[c][1] else 'lower'} is better)"
+        for c in columns
+        if c in METRIC_INFO
+    ]
     if legend:
         lines += ["", *legend]
     return "\n".join(lines) + "\n"
 
 
-def write_table(rows: list[dict], out_dir: str | Path, stem: str, title: str | None = None,
-                protocol: dict | None = None) -> dict[str, Path]:
+def write_table(
+    rows: list[dict], out_dir: str | Path, stem: str, title: str | None = None, protocol: dict | None = None
+) -> dict[str, Path]:
     """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.json`` into ``out_dir``; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

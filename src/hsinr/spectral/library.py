@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .resample import resample_spectra
 
 __all__ = [
     "SpectralLibrary",
@@ -42,29 +43,6 @@ __all__ = [
 ]
 
 
-def _interpolation_matrix(src_nm: np.ndarray, dst_nm: np.ndarray) -> np.ndarray:
-    """Matrix ``W`` of shape ``(len(dst), len(src))`` such that ``values @ W.T`` interpolates linearly.
-
-    ``src_nm`` must be strictly increasing. Each row holds at most two non-zero weights that sum to 1; a destination
-    outside ``[src[0], src[-1]]`` takes the nearest end value (weight 1 on it). A destination equal to a source
-    centre gets exactly weight 1 on it, so resampling to the same centres is the identity, bit for bit.
-    """
-    src = np.asarray(src_nm, dtype=np.float64)
-    dst = np.asarray(dst_nm, dtype=np.float64)
-    weights = np.zeros((dst.size, src.size), dtype=np.float64)
-    if src.size == 1:
-        weights[:, 0] = 1.0
-        return weights
-    clipped = np.clip(dst, src[0], src[-1])
-    upper = np.clip(np.searchsorted(src, clipped, side="right"), 1, src.size - 1)
-    lower = upper - 1
-    fraction = (clipped - src[lower]) / (src[upper] - src[lower])
-    rows = np.arange(dst.size)
-    weights[rows, lower] = 1.0 - fraction
-    weights[rows, upper] += fraction
-    return weights
-
-
 def resample(spectra: np.ndarray, src_nm: np.ndarray, dst_nm: np.ndarray) -> np.ndarray:
     """Linearly interpolate spectra sampled at ``src_nm`` to the band centres ``dst_nm``.
 
@@ -74,7 +52,8 @@ def resample(spectra: np.ndarray, src_nm: np.ndarray, dst_nm: np.ndarray) -> np.
         dst_nm: ``(C,)`` band centres in nm.
 
     Returns:
-        ``(..., C)`` float64 array. Outside ``[min(src), max(src)]`` the nearest end value is held.
+        ``(..., C)`` float64 array. Outside ``[min(src), max(src)]`` the nearest end value is held: the library pads
+        its spectra flat, then :func:`hsinr.spectral.resample.resample_spectra` (which never extrapolates) resamples.
     """
     values = np.asarray(spectra, dtype=np.float64)
     src = np.asarray(src_nm, dtype=np.float64).reshape(-1)
@@ -85,7 +64,8 @@ def resample(spectra: np.ndarray, src_nm: np.ndarray, dst_nm: np.ndarray) -> np.
     src = src[order]
     if np.any(np.diff(src) <= 0):
         raise DataError("wavelengths of a spectral library must be distinct")
-    return values[..., order] @ _interpolation_matrix(src, dst).T
+    held = np.clip(dst, src[0], src[-1])  # reflectance is held flat beyond the measured ends
+    return resample_spectra(values[..., order], src, held, what="spectral library")
 
 
 @dataclass
@@ -113,24 +93,23 @@ class SpectralLibrary:
         if bands != self.wavelengths.size:
             raise DataError(f"library spectra have {bands} bands but {self.wavelengths.size} wavelengths")
         if self.names.size != count or self.classes.size != count:
-            raise DataError(
-                f"library has {count} spectra but {self.names.size} names and {self.classes.size} classes"
-            )
+            raise DataError(f"library has {count} spectra but {self.names.size} names and {self.classes.size} classes")
 
     def __len__(self) -> int:
         return int(self.spectra.shape[0])
 
-    def resample(self, wavelengths: np.ndarray) -> "SpectralLibrary":
+    def resample(self, wavelengths: np.ndarray) -> SpectralLibrary:
         """The same spectra linearly interpolated to ``wavelengths`` (nm); see :func:`resample`."""
         wavelengths = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
-        return SpectralLibrary(resample(self.spectra, self.wavelengths, wavelengths), wavelengths,
-                               self.names, self.classes)
+        return SpectralLibrary(
+            resample(self.spectra, self.wavelengths, wavelengths), wavelengths, self.names, self.classes
+        )
 
     def class_parts(self) -> list[str]:
         """Every class name that :meth:`select` accepts: each part of each class path, sorted."""
         return sorted({part for path in self.classes for part in path.split("/") if part})
 
-    def select(self, classes: str | list[str] | tuple[str, ...]) -> "SpectralLibrary":
+    def select(self, classes: str | list[str] | tuple[str, ...]) -> SpectralLibrary:
         """The spectra whose class path contains any of ``classes`` as one of its ``/``-separated parts.
 
         ``"vegetation"`` keeps ``"pervious/vegetation/canopy"``; ``"soil"`` keeps ``"pervious/bare/soil"``; a path
@@ -142,8 +121,9 @@ class SpectralLibrary:
         for name in wanted:
             name = name.strip().strip("/").lower()
             if "/" in name:
-                hits = np.array([path.lower() == name or path.lower().startswith(name + "/")
-                                 for path in self.classes], dtype=bool)
+                hits = np.array(
+                    [path.lower() == name or path.lower().startswith(name + "/") for path in self.classes], dtype=bool
+                )
             else:
                 hits = np.array([name in path.lower().split("/") for path in self.classes], dtype=bool)
             if not hits.any():
@@ -159,8 +139,15 @@ class SpectralLibrary:
 # ---------------------------------------------------------------------------------------------------------------------
 
 _UNIT_FACTORS_TO_NM = {
-    "nanometers": 1.0, "nanometer": 1.0, "nm": 1.0,
-    "micrometers": 1000.0, "micrometer": 1000.0, "microns": 1000.0, "micron": 1000.0, "um": 1000.0, "µm": 1000.0,
+    "nanometers": 1.0,
+    "nanometer": 1.0,
+    "nm": 1.0,
+    "micrometers": 1000.0,
+    "micrometer": 1000.0,
+    "microns": 1000.0,
+    "micron": 1000.0,
+    "um": 1000.0,
+    "µm": 1000.0,
 }
 
 
@@ -248,8 +235,7 @@ def _read_csv_library(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     unit_label = header[0].lower() if header is not None else ""
     if re.search(r"(^|[^a-z])(um|µm)([^a-z]|$)|micro", unit_label):
         wavelengths = wavelengths * 1000.0
-    names = ([cell.strip() for cell in header[1:]] if header is not None
-             else [f"spectrum_{i}" for i in range(width - 1)])
+    names = [cell.strip() for cell in header[1:]] if header is not None else [f"spectrum_{i}" for i in range(width - 1)]
     return table[:, 1:].T, wavelengths, np.asarray(names)
 
 
@@ -304,11 +290,12 @@ def _earthlib_native() -> SpectralLibrary:
         raise DataError(f"{folder}: spectra.csv lists {len(rows)} spectra but spectra.sli holds {spectra.shape[0]}")
     names = [row["NAME"] for row in rows]
     classes = [f"{row['LEVEL_1']}/{row['LEVEL_2']}/{row['LEVEL_3']}".lower() for row in rows]
-    return SpectralLibrary(np.clip(spectra, 0.0, 1.0), wavelengths, names, classes)
+    return SpectralLibrary(np.clip(spectra, 0.0, 1.0), wavelengths, np.asarray(names), np.asarray(classes))
 
 
-def earthlib_library(wavelengths: np.ndarray | None = None,
-                     classes: str | list[str] | tuple[str, ...] | None = None) -> SpectralLibrary:
+def earthlib_library(
+    wavelengths: np.ndarray | None = None, classes: str | list[str] | tuple[str, ...] | None = None
+) -> SpectralLibrary:
     """The earthlib spectral library (7,261 spectra), optionally filtered by class and resampled.
 
     Classes are ``"level1/level2/level3"`` paths; level 1 is ``pervious`` / ``impervious``; level 2 is ``bare``,
@@ -345,11 +332,14 @@ def _colour_reflectances() -> tuple[tuple[np.ndarray, np.ndarray, str, str], ...
 
     entries: list[tuple[np.ndarray, np.ndarray, str, str]] = []
     training = read_training_data_rawtoaces_v1()
-    for label, column in zip(training.labels, training.values.T):
+    for label, column in zip(training.labels, training.values.T, strict=True):
         entries.append((column, training.wavelengths, f"training {label}", "training/rawtoaces_190"))
     aliases = {"babel_average", "cc_ohta"}  # the same data as 'BabelColor Average' and 'ColorChecker N Ohta'
-    groups = [("skin" if key == "PMC" else "colourchecker", key, sds)
-              for key, sds in colour.SDS_COLOURCHECKERS.items() if key not in aliases]
+    groups = [
+        ("skin" if key == "PMC" else "colourchecker", key, sds)
+        for key, sds in colour.SDS_COLOURCHECKERS.items()
+        if key not in aliases
+    ]
     groups += [("tcs", key, sds) for key, sds in SDS_TCS.items()]
     groups += [("cqs", key, sds) for key, sds in SDS_VS.items()]
     for family, key, sds in groups:
@@ -378,8 +368,9 @@ def reflectance_sets(wavelengths: np.ndarray | None = None) -> SpectralLibrary:
     wavelengths = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
     entries = _colour_reflectances()
     spectra = np.stack([resample(values, nm, wavelengths) for values, nm, _, _ in entries])
-    return SpectralLibrary(np.clip(spectra, 0.0, 1.0), wavelengths,
-                           [name for _, _, name, _ in entries], [group for _, _, _, group in entries])
+    names = np.asarray([name for _, _, name, _ in entries])
+    groups = np.asarray([group for _, _, _, group in entries])
+    return SpectralLibrary(np.clip(spectra, 0.0, 1.0), wavelengths, names, groups)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -387,8 +378,18 @@ def reflectance_sets(wavelengths: np.ndarray | None = None) -> SpectralLibrary:
 # ---------------------------------------------------------------------------------------------------------------------
 
 # Nominal correlated colour temperatures (K) of the thermal-like CIE sources (CIE 15:2004).
-_THERMAL_CCT = {"A": 2856.0, "B": 4874.0, "C": 6774.0, "D50": 5003.0, "D55": 5503.0, "D60": 6004.0, "D65": 6504.0,
-                "D75": 7504.0, "ID50": 5003.0, "ID65": 6504.0}
+_THERMAL_CCT = {
+    "A": 2856.0,
+    "B": 4874.0,
+    "C": 6774.0,
+    "D50": 5003.0,
+    "D55": 5503.0,
+    "D60": 6004.0,
+    "D65": 6504.0,
+    "D75": 7504.0,
+    "ID50": 5003.0,
+    "ID65": 6504.0,
+}
 _D_SERIES = re.compile(r"^D(\d{4,5})$")
 
 
@@ -402,7 +403,7 @@ def illuminant_names() -> list[str]:
 def _planck(wavelengths_nm: np.ndarray, cct: float) -> np.ndarray:
     """Relative black-body spectral radiance, Planck's law ``λ^-5 / (exp(c2 / (λ T)) - 1)``, c2 = 1.4388e7 nm K."""
     nm = np.asarray(wavelengths_nm, dtype=np.float64)
-    return nm ** -5.0 / np.expm1(1.4388e7 / (nm * cct))
+    return nm**-5.0 / np.expm1(1.4388e7 / (nm * cct))
 
 
 @functools.lru_cache(maxsize=64)
@@ -425,8 +426,11 @@ def _illuminant_table(name: str) -> tuple[np.ndarray, np.ndarray, float | None]:
             f"unknown illuminant {name!r}; use 'D<CCT>' (e.g. D5600) or one of: {', '.join(illuminant_names())}"
         )
     sd = colour.SDS_ILLUMINANTS[name]
-    return (np.asarray(sd.values, dtype=np.float64), np.asarray(sd.wavelengths, dtype=np.float64),
-            _THERMAL_CCT.get(name))
+    return (
+        np.asarray(sd.values, dtype=np.float64),
+        np.asarray(sd.wavelengths, dtype=np.float64),
+        _THERMAL_CCT.get(name),
+    )
 
 
 def illuminant_spectrum(name: str, wavelengths: np.ndarray | None = None) -> np.ndarray:
@@ -457,3 +461,37 @@ def illuminant_spectrum(name: str, wavelengths: np.ndarray | None = None) -> np.
     else:
         spectrum[below | above] = 0.0
     return spectrum
+
+
+def library_from_spec(spec: dict, wavelengths: np.ndarray) -> SpectralLibrary:
+    """The spectral library R of a run, resampled to the cube's band centres.
+
+    ``spec`` (the ``data.library`` section of a config):
+
+    * ``source``: ``"earthlib"`` (default; field and laboratory spectra, see
+      :func:`earthlib_library`) or the path of a user library (ENVI ``.sli`` or CSV);
+    * ``classes``: earthlib classes to keep (e.g. ``[vegetation, soil, built]``), default all;
+    * ``count``: at most this many spectra, drawn at random (``seed``) from those classes (default 64; the paper uses
+      345 USGS spectra, which are not available here);
+    * ``shade``: append an all-zero "shade" spectrum (default true) so that dark pixels (water, shadow) are
+      reachable by the convex mixture.
+    """
+    source = spec.get("source", "earthlib")
+    if source == "earthlib":
+        library = earthlib_library(wavelengths, spec.get("classes"))
+    else:
+        library = load_library(source).resample(wavelengths)
+    count = int(spec.get("count", 64))
+    if 0 < count < len(library):
+        keep = np.sort(np.random.default_rng(int(spec.get("seed", 0))).choice(len(library), count, replace=False))
+        library = SpectralLibrary(
+            library.spectra[keep], library.wavelengths, library.names[keep], library.classes[keep]
+        )
+    if spec.get("shade", True):
+        library = SpectralLibrary(
+            np.vstack([library.spectra, np.zeros((1, library.spectra.shape[1]))]),
+            library.wavelengths,
+            np.append(library.names, "shade"),
+            np.append(library.classes, "shade"),
+        )
+    return library

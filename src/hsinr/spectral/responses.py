@@ -22,6 +22,7 @@ import numpy as np
 
 from ..cube import default_wavelengths
 from ..errors import DataError
+from .resample import resample_spectra
 
 NORMALIZATIONS = ("sum", "max", "none")
 
@@ -63,11 +64,14 @@ class CameraResponse:
     def bands(self) -> int:
         return int(self.srf.shape[1])
 
-    def resampled(self, wavelengths: np.ndarray) -> "CameraResponse":
+    def resampled(self, wavelengths: np.ndarray) -> CameraResponse:
         """The response linearly interpolated at ``wavelengths`` (nm), zero outside the measured range.
 
-        Raises :class:`DataError` when more than half of the target wavelengths fall outside the measured range,
-        since the result would then mostly be invented zeros.
+        A camera's response is zero where it was not measured (its filters block that light), so targets outside
+        the measured range get 0 here, explicitly; the inside ones go through
+        :func:`~hsinr.spectral.resample.resample_spectra`, which never extrapolates. Raises :class:`DataError` when
+        more than half of the target wavelengths fall outside the measured range, since the result would then
+        mostly be invented zeros.
         """
         target = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
         low, high = self.wavelengths[0], self.wavelengths[-1]
@@ -77,10 +81,11 @@ class CameraResponse:
                 f"{self.name}: measured on {low:g}-{high:g} nm, but {target.size - int(inside.sum())} of "
                 f"{target.size} requested wavelengths ({target.min():g}-{target.max():g} nm) lie outside it"
             )
-        srf = np.stack([np.interp(target, self.wavelengths, row, left=0.0, right=0.0) for row in self.srf])
+        srf = np.zeros((self.srf.shape[0], target.size), dtype=np.float64)
+        srf[:, inside] = resample_spectra(self.srf, self.wavelengths, target[inside], what=self.name)
         return CameraResponse(srf, target, self.name)
 
-    def normalized(self, mode: str = "sum") -> "CameraResponse":
+    def normalized(self, mode: str = "sum") -> CameraResponse:
         """A copy with each row scaled.
 
         ``"sum"``: each row sums to 1 (like the CAVE Nikon ``P``), so a flat spectrum of value ``v`` renders to
@@ -93,7 +98,7 @@ class CameraResponse:
             return CameraResponse(self.srf.copy(), self.wavelengths.copy(), self.name)
         scale = self.srf.sum(axis=1) if mode == "sum" else self.srf.max(axis=1)
         if np.any(scale <= 0):
-            dead = [channel for channel, value in zip("RGB", scale) if value <= 0]
+            dead = [channel for channel, value in zip("RGB", scale, strict=True) if value <= 0]
             raise DataError(f"{self.name}: channel(s) {', '.join(dead)} have no positive response to normalise")
         return CameraResponse(self.srf / scale[:, None], self.wavelengths.copy(), self.name)
 

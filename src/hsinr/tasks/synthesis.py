@@ -1,4 +1,5 @@
-"""Training objective of INSS (Liu, Zou, Shi, Sec. III-D, eq. 11–19) and its two discriminators.
+"""Physics-based synthesis (RGB → remote-sensing HSI), the task of INSS: its training objective (Liu, Zou, Shi,
+Sec. III-D, eq. 11–19).
 
     L_total = L_pxl + λ1 L_cos + λ2 L_hsv + λ3 L_reg + λ4 L_adv                                       (eq. 18)
 
@@ -16,9 +17,10 @@
 Bands marked invalid (water absorption, see :func:`hsinr.data.remote.valid_band_mask`) are left out of every term.
 Default weights: λ1 = 10, λ2 = 0.1, λ3 = 1, λ4 = 0.01 (Sec. III-E-3); a weight of 0 removes its term (Table II).
 
-:class:`INSSLoss` is the objective (with the discriminators and their optimiser); :class:`INSSTask` (``task: inss``)
-adapts it to the trainer: one remote-sensing cube split into training and held-out columns, and the spectral
-library (:func:`inss_library`) written into the model's arguments. The same task trains RGB → HSI baselines
+:class:`INSSLoss` is the objective (with the discriminators of :mod:`hsinr.models.inss_discriminators` and their
+optimiser); :class:`INSSTask` (``task: inss``) adapts it to the trainer: one remote-sensing cube split into training
+and held-out columns, and the spectral library (:func:`hsinr.spectral.library.library_from_spec`) written into the
+model's arguments. The same task trains RGB → HSI baselines
 (least squares, CNNs) on that data with an L1 loss over the valid bands, for benchmarks against INSS.
 """
 
@@ -31,15 +33,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data.patches import PatchDataset
-from .data.remote import band_pick_response, load_remote_cube, remote_pair, split_columns, valid_band_mask
-from .data.split import save_split
-from .errors import ConfigError
-from .infer import reconstruct
-from .spectral.library import SpectralLibrary, earthlib_library, load_library
-from .tasks import EvalCase, mean_metrics, register_task
-
-LEAKY_SLOPE = 0.2
+from ..data.patches import PatchDataset
+from ..data.remote import band_pick_response, load_remote_cube, remote_pair, split_columns, valid_band_mask
+from ..data.split import save_split
+from ..errors import ConfigError
+from ..infer.reconstruct import reconstruct
+from ..models.contract import unwrap
+from ..models.inss_discriminators import SpatialDiscriminator, SpectralDiscriminator
+from ..spectral.library import library_from_spec
+from .base import EvalCase, mean_metrics, register_task
 
 
 def band_variance_weights(cube: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -103,47 +105,6 @@ def hsv_loss(pred_rgb: torch.Tensor, target_rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([hue, difference[:, 1], difference[:, 2]], dim=1).mean()
 
 
-class SpatialDiscriminator(nn.Module):
-    """Conditional patch discriminator on ``[rgb, cube]`` ``(N, 3 + C, H, W)`` → logits ``(N, 1, H/4, W/4)``.
-
-    Three 4×4/3×3 convolutions (two of stride 2) with Leaky-ReLU; each logit judges a ~10×10-pixel neighbourhood.
-    """
-
-    def __init__(self, bands: int, width: int = 32):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3 + bands, width, 4, 2, 1),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Conv2d(width, 2 * width, 4, 2, 1),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Conv2d(2 * width, 1, 3, 1, 1),
-        )
-
-    def forward(self, rgb: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([rgb, cube], dim=1))
-
-
-class SpectralDiscriminator(nn.Module):
-    """Discriminator of single spectra: ``(P, C)`` → logits ``(P,)``.
-
-    1-D convolutions along the band axis (kernels 7 and 5, stride 2) with Leaky-ReLU, global average over bands and a
-    linear layer: it judges the shape of a spectrum independently of where the pixel lies.
-    """
-
-    def __init__(self, width: int = 32):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv1d(1, width, 7, 2, 3),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Conv1d(width, 2 * width, 5, 2, 2),
-            nn.LeakyReLU(LEAKY_SLOPE),
-        )
-        self.out = nn.Linear(2 * width, 1)
-
-    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
-        return self.out(self.net(spectra[:, None]).mean(dim=2)).squeeze(1)
-
-
 class INSSLoss:
     """The INSS objective: ``loss(model, batch)`` for F, T and t; ``discriminator_step`` for the discriminators.
 
@@ -201,12 +162,16 @@ class INSSLoss:
             list(self.spatial.parameters()) + list(self.spectral.parameters()), lr=d_lr, betas=(0.5, 0.999)
         )
 
+    def weights(self) -> dict[str, float]:
+        """The λ of eq. 18 by term name (``cos``, ``hsv``, ``reg``, ``adv``)."""
+        return {"cos": self.lambda_cos, "hsv": self.lambda_hsv, "reg": self.lambda_reg, "adv": self.lambda_adv}
+
     # ----------------------------------------------------------------------------------------------- generator side
 
     def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Eq. 18 for one batch ``{"rgb": (N,3,H,W), "cube": (N,C,H,W)}``; returns ``(total, {term: value})``."""
         rgb, target = batch["rgb"], batch["cube"]
-        out = _unwrap(model).decompose(rgb)
+        out = unwrap(model).decompose(rgb)
         pred = out.cube
         valid = self.valid.to(target.device)
         weights = band_variance_weights(target, valid) if self.band_weighted else valid.float() / valid.sum()
@@ -257,10 +222,9 @@ class INSSLoss:
         finally:
             for p in self._discriminator_parameters():
                 p.requires_grad_(True)
-        return (
-            F.binary_cross_entropy_with_logits(spatial, torch.ones_like(spatial))
-            + F.binary_cross_entropy_with_logits(spectral, torch.ones_like(spectral))
-        )
+        return F.binary_cross_entropy_with_logits(
+            spatial, torch.ones_like(spatial)
+        ) + F.binary_cross_entropy_with_logits(spectral, torch.ones_like(spectral))
 
     # ------------------------------------------------------------------------------------------- discriminator side
 
@@ -278,7 +242,7 @@ class INSSLoss:
         rgb, real = batch["rgb"], batch["cube"]
         self._to(real.device)
         with torch.no_grad():
-            fake = self._masked(_unwrap(model).decompose(rgb).cube)
+            fake = self._masked(unwrap(model).decompose(rgb).cube)
         real = self._masked(real)
         index = self._pixel_index(real)
         spatial_real, spatial_fake = self.spatial(rgb, real), self.spatial(rgb, fake)
@@ -304,45 +268,7 @@ class INSSLoss:
         self.spectral.to(device)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The INSS module inside a DistributedDataParallel wrapper (or the model itself)."""
-    return model.module if hasattr(model, "module") else model
-
-
 # --------------------------------------------------------------------------------------------------- training task
-
-
-def inss_library(spec: dict, wavelengths: np.ndarray) -> SpectralLibrary:
-    """The spectral library R of a run, resampled to the cube's band centres.
-
-    ``spec`` (the ``data.library`` section of a config):
-
-    * ``source``: ``"earthlib"`` (default; field and laboratory spectra, see
-      :func:`hsinr.spectral.library.earthlib_library`) or the path of a user library (ENVI ``.sli`` or CSV);
-    * ``classes``: earthlib classes to keep (e.g. ``[vegetation, soil, built]``), default all;
-    * ``count``: at most this many spectra, drawn at random (``seed``) from those classes (default 64; the paper uses
-      345 USGS spectra, which are not available here);
-    * ``shade``: append an all-zero "shade" spectrum (default true) so that dark pixels (water, shadow) are
-      reachable by the convex mixture.
-    """
-    source = spec.get("source", "earthlib")
-    if source == "earthlib":
-        library = earthlib_library(wavelengths, spec.get("classes"))
-    else:
-        library = load_library(source).resample(wavelengths)
-    count = int(spec.get("count", 64))
-    if 0 < count < len(library):
-        keep = np.sort(np.random.default_rng(int(spec.get("seed", 0))).choice(len(library), count, replace=False))
-        library = SpectralLibrary(library.spectra[keep], library.wavelengths, library.names[keep],
-                                  library.classes[keep])
-    if spec.get("shade", True):
-        library = SpectralLibrary(
-            np.vstack([library.spectra, np.zeros((1, library.spectra.shape[1]))]),
-            library.wavelengths,
-            np.append(library.names, "shade"),
-            np.append(library.classes, "shade"),
-        )
-    return library
 
 
 @register_task("inss")
@@ -362,7 +288,8 @@ class INSSTask:
       ``jasper``/``samson``/``urban`` when the file name does not say; ``data.train_fraction`` (0.5): the share of
       columns, from the left, used for training; the remaining columns are both ``val`` and ``test``;
       ``data.rgb_wavelengths``: R, G, B wavelengths in nm (default AVIRIS bands 35/18/8); ``data.library``: see
-      :func:`inss_library`; ``data.patch_size``, ``data.patches_per_epoch``, ``data.augment`` as for every task.
+      :func:`hsinr.spectral.library.library_from_spec`; ``data.patch_size``, ``data.patches_per_epoch``,
+      ``data.augment`` as for every task.
     * ``inss``: keyword arguments of :class:`INSSLoss` (``lambda_cos``, ``lambda_hsv``, ``lambda_reg``,
       ``lambda_adv``, ``band_weighted``, ``d_every``, ``d_lr``, ...); ignored for other models.
 
@@ -387,27 +314,57 @@ class INSSTask:
         self.held_out_pair = remote_pair(held_out, "held_out", data.get("rgb_wavelengths"))
         stem = Path(self.source).stem
         self.scene_names = {"train": f"{stem}_left", "held_out": f"{stem}_right"}
-        self.split = {"train": [self.scene_names["train"]], "val": [self.scene_names["held_out"]],
-                      "test": [self.scene_names["held_out"]]}
+        self.split = {
+            "train": [self.scene_names["train"]],
+            "val": [self.scene_names["held_out"]],
+            "test": [self.scene_names["held_out"]],
+        }
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_split(self.run_dir / "split.json", self.split, columns=self._split_description())
-        model = config["model"]
-        args = model.setdefault("args", {})
+        self.bands = cube.bands
         self.objective: INSSLoss | None = None
-        if model.get("name") == "inss":
-            if "library" not in args:
-                library = inss_library(data.get("library") or {}, self.wavelengths)
-                args.update(library=library.spectra.astype(np.float32).tolist(), library_names=library.names.tolist(),
-                            library_classes=library.classes.tolist())
+        if config["model"].get("name") == "inss":
             try:
                 self.objective = INSSLoss(cube.bands, self.response, self.valid, **(config.get("inss") or {}))
             except TypeError as exc:
                 raise ConfigError(f"task 'inss': bad key in the 'inss' section: {exc}") from None
-        elif int(args.setdefault("out_bands", cube.bands)) != cube.bands:
+        self.complete_spec({"name": config["model"].get("name"), "args": dict(config["model"].get("args") or {})})
+
+    def complete_spec(self, spec: dict) -> dict:
+        """INSS: ``library``, ``library_names`` and ``library_classes`` from ``data.library`` when absent (so every
+        checkpoint holds its library); any other model: ``out_bands`` = the cube's band count when absent (another
+        value is a :class:`ConfigError`)."""
+        args = dict(spec.get("args") or {})
+        if spec.get("name") == "inss":
+            if "library" not in args:
+                library = library_from_spec(self.config["data"].get("library") or {}, self.wavelengths)
+                args.update(
+                    library=library.spectra.astype(np.float32).tolist(),
+                    library_names=library.names.tolist(),
+                    library_classes=library.classes.tolist(),
+                )
+        elif int(args.setdefault("out_bands", self.bands)) != self.bands:
             raise ConfigError(
-                f"task 'inss': model {model.get('name')!r} has out_bands={args['out_bands']} but {self.source} has "
-                f"{cube.bands} bands"
+                f"task 'inss': model {spec.get('name')!r} has out_bands={args['out_bands']} but {self.source} has "
+                f"{self.bands} bands"
             )
+        return {"name": spec.get("name"), "args": args}
+
+    def protocol_lines(self) -> list[str]:
+        """What every table of an INSS run states: the cube and its split, the RGB band picks, the objective."""
+        picks = "/".join(f"{self.wavelengths[i]:.1f}" for i in self.response.argmax(axis=1))
+        objective = (
+            "INSS objective (eq. 18): " + ", ".join(f"{k}={v}" for k, v in self.objective.weights().items())
+            if self.objective is not None
+            else "L1 over the valid bands"
+        )
+        return [
+            f"data: {self.source}; {' / '.join(f'{k}: {v}' for k, v in self._split_description().items())}",
+            f"input: the cube's own bands at {picks} nm as R/G/B (reflectance scale), no camera response",
+            f"training: {objective}",
+            f"evaluation: the {int(self.valid.sum())} valid bands of {self.valid.size} (water absorption left out); "
+            "PSNR = mean over bands of 10 log10(1 / MSE) (peak 1.0); SAM in degrees",
+        ]
 
     def train_dataset(self, seed: int) -> PatchDataset:
         data = self.config["data"]
@@ -454,7 +411,7 @@ class INSSTask:
         valid = self.valid
 
         def predict(model: nn.Module, rgb: np.ndarray = pair.rgb) -> np.ndarray:
-            return reconstruct(rgb, _unwrap(model), tile=tile, progress=False)[..., valid]
+            return reconstruct(rgb, unwrap(model), tile=tile, progress=False)[..., valid]
 
         picks_valid = bool(valid[self.response.argmax(axis=1)].all())
         metric_args = {"rgb": pair.rgb, "srf": self.response[:, valid]} if picks_valid else {}
@@ -484,5 +441,7 @@ class INSSTask:
         """Which columns each split scene holds (``<stem>_left`` trains, ``<stem>_right`` is val and test)."""
         train_columns = self.train_pair.cube.shape[1]
         total = train_columns + self.held_out_pair.cube.shape[1]
-        return {self.scene_names["train"]: f"columns [0, {train_columns}) of {total} in {self.source}",
-                self.scene_names["held_out"]: f"columns [{train_columns}, {total}) of {total} in {self.source}"}
+        return {
+            self.scene_names["train"]: f"columns [0, {train_columns}) of {total} in {self.source}",
+            self.scene_names["held_out"]: f"columns [{train_columns}, {total}) of {total} in {self.source}",
+        }

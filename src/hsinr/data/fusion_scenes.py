@@ -1,7 +1,7 @@
 """Ground-truth scenes of the fusion task: a dataset's cubes or remote-sensing cubes, whole or cut into two regions.
 
 Fusion needs only the ground-truth cube of each scene (the LR-HSI and HR-MSI are simulated from it by
-:mod:`hsinr.fusion`), so scenes are read without any RGB. The ``data`` section of a ``task: fusion`` config chooses
+:mod:`hsinr.data.fusion`), so scenes are read without any RGB. The ``data`` section of a ``task: fusion`` config chooses
 them:
 
 * ``kind: cave | arad | icvl | harvard | nus | folder | synthetic`` — the scenes of :func:`hsinr.data.discover`; band
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from .data import SceneItem, discover
-from .data.remote import REMOTE_LOADERS, load_remote_cube
-from .errors import ConfigError, DataError
-from .io import read_cube
+from ..errors import ConfigError, DataError
+from ..io import read_cube
+from .datasets import SceneItem, discover
+from .remote import REMOTE_LOADERS, load_remote_cube
 
 #: The variable that holds the cube in each remote benchmark file (other files, e.g. endmembers, are not scenes).
 REMOTE_CUBE_VARIABLES = {"jasper": "Y", "samson": "Y", "urban": "im"}
