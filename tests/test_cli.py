@@ -123,15 +123,38 @@ def test_reconstruct_streams_to_mat_and_matches_the_python_api(tmp_path, capsys)
     from hsinr.models import make
 
     torch.manual_seed(0)
-    spec = {"name": "inr_hsisr", "args": {"hyper_width": 16, "hyper_blocks": 1, "stem_width": 8, "mlp_width": 8,
-                                          "mlp_hidden_layers": 2, "frequencies": 2, "norm_window": 3}}
+    spec = {
+        "name": "inr_hsisr",
+        "args": {
+            "hyper_width": 16,
+            "hyper_blocks": 1,
+            "stem_width": 8,
+            "mlp_width": 8,
+            "mlp_hidden_layers": 2,
+            "frequencies": 2,
+            "norm_window": 3,
+        },
+    }
     model = make(spec)
-    save_checkpoint(tmp_path / "m.pt", model, spec, {"wavelengths": default_wavelengths(31).tolist(),
-                                                     "srf": None, "response": None})
+    save_checkpoint(
+        tmp_path / "m.pt", model, spec, {"wavelengths": default_wavelengths(31).tolist(), "srf": None, "response": None}
+    )
     rgb = np.random.default_rng(0).random((45, 61, 3)).astype(np.float32)
     write_rgb(tmp_path / "in.png", rgb, bits=16)
-    code, out, err = run_cli(capsys, "reconstruct", tmp_path / "in.png", "--model", tmp_path / "m.pt", "-o",
-                             tmp_path / "out.mat", "--tile", "16", "--preview", tmp_path / "p.png", "--quiet")
+    code, out, err = run_cli(
+        capsys,
+        "reconstruct",
+        tmp_path / "in.png",
+        "--model",
+        tmp_path / "m.pt",
+        "-o",
+        tmp_path / "out.mat",
+        "--tile",
+        "16",
+        "--preview",
+        tmp_path / "p.png",
+        "--quiet",
+    )
     assert code == 0, err
     with h5py.File(tmp_path / "out.mat") as handle:  # v7.3 = HDF5
         assert "cube" in handle and "bands" in handle

@@ -38,8 +38,11 @@ def write_matlab_v73(path: Path, variables: dict) -> None:
             dataset = handle.create_dataset(name, data=array.T)
             dataset.attrs["MATLAB_class"] = np.bytes_(classes[array.dtype.name])
     with open(path, "r+b") as handle:
-        handle.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 .".ljust(116)
-                     + b"\x00" * 8 + b"\x00\x02IM")
+        handle.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 .".ljust(116)
+            + b"\x00" * 8
+            + b"\x00\x02IM"
+        )
 
 
 # ---------------------------------------------------------------- CAVE folders
@@ -266,8 +269,9 @@ def test_envi_pair_read_from_either_file_with_micrometre_wavelengths(tmp_path):
 
 def test_envi_reflectance_scale_factor(tmp_path):
     stored = np.full((2, 2, 3), 2500, np.int16)
-    spectral_envi.save_image(str(tmp_path / "refl.hdr"), stored, metadata={"reflectance scale factor": 10000},
-                             ext=".dat")
+    spectral_envi.save_image(
+        str(tmp_path / "refl.hdr"), stored, metadata={"reflectance scale factor": 10000}, ext=".dat"
+    )
     cube = read_cube(tmp_path / "refl.dat")
     np.testing.assert_allclose(cube.data, 0.25)
     assert cube.wavelengths is None and cube.scale == 10000

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+STANDARD_RESPONSES = ("srgb",)
+"""Responses of standard colour spaces, not of one camera: every camera's photos are meant to be in them."""
+
 CHROMATICITY_MARGIN = 0.08
 """How far (in r, g, b chromaticity) the image mean may lie outside the training scenes' range before we warn."""
 
@@ -25,15 +28,22 @@ def input_warnings(rgb: np.ndarray, meta: dict, path: str | Path | None = None) 
         chroma = mean / max(mean.sum(), 1e-12)
         low = np.asarray(stats["chromaticity_min"]) - CHROMATICITY_MARGIN
         high = np.asarray(stats["chromaticity_max"]) + CHROMATICITY_MARGIN
-        if np.any(chroma < low) or np.any(chroma > high):
+        if np.any(mean < 0) or mean.sum() <= 1e-6:  # chromaticity of a black or negative mean is meaningless
+            warnings.append(
+                f"{name}: mean RGB = {np.round(mean, 4).tolist()} is black or negative; the model expects linear "
+                "RGB in [0, 1] with positive values"
+            )
+        elif np.any(chroma < low) or np.any(chroma > high):
             warnings.append(
                 f"{name}: mean chromaticity (r, g, b) = {np.round(chroma, 3).tolist()} lies outside the training "
-                f"range {np.round(low + CHROMATICITY_MARGIN, 3).tolist()}–{np.round(high - CHROMATICITY_MARGIN, 3).tolist()}: "
-                f"the image may come from another camera response than {meta.get('response')!r} the model was trained with"
+                f"range {np.round(low + CHROMATICITY_MARGIN, 3).tolist()}–"
+                f"{np.round(high - CHROMATICITY_MARGIN, 3).tolist()}: the image may come from another camera "
+                f"response than {meta.get('response')!r} the model was trained with"
             )
     camera = exif_camera(path) if path else None
     response = str(meta.get("response") or "")
-    if camera and response and not any(word.lower() in response.lower() for word in camera.split()[:2]):
+    standard = response.lower() in STANDARD_RESPONSES  # cameras convert to these themselves: any make is fine
+    if camera and response and not standard and not any(w.lower() in response.lower() for w in camera.split()[:2]):
         warnings.append(
             f"{name}: EXIF says the image comes from {camera!r}, but the model was trained with response {response!r}; "
             "it also expects linear RGB (no gamma), which camera JPEGs are not"

@@ -12,9 +12,20 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model from a YAML config (see configs/)")
     p.add_argument("config", help="YAML experiment file")
     p.add_argument("-o", "--run-dir", help="output folder (default runs/<config name>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.epochs=5 --set model.args.cell_size=8")
-    p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.epochs=5 --set model.args.cell_size=8",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt (same settings)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in <run-dir> (its checkpoints and history are deleted)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -24,6 +35,6 @@ def run(args) -> int:
 
     config = load_config(args.config, args.overrides)
     run_dir = Path(args.run_dir or Path("runs") / config.get("name", Path(args.config).stem))
-    summary = train(config, run_dir, resume=args.resume, progress=not args.quiet)
+    summary = train(config, run_dir, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0

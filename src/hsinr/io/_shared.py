@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..cube import Cube
 from ..errors import DataError
+from .atomic import check_free_space, check_output_folder, commit, discard, output_error, temporary_beside
+from .limits import check_declared_size
 
 #: Largest h5 chunk we aim for, in float32 values (2**18 values = 1 MiB).
 _CHUNK_VALUES = 2**18
@@ -85,16 +88,47 @@ class CubeWriter(ABC):
     """Write an ``(H, W, C)`` float32 cube block by block; use as a context manager.
 
     ``write(y0, x0, block)`` stores ``block`` (``(h, w, C)``, any real dtype, converted to float32) at rows
-    ``y0 … y0+h-1`` and columns ``x0 … x0+w-1``. Pixels never written read back as 0. Leaving the ``with`` block
-    normally finalises the file; leaving it with an exception deletes the incomplete file(s), so a half-written cube
-    never looks like a valid one. Subclasses implement ``_store``, ``_finish`` and ``_abort``.
+    ``y0 … y0+h-1`` and columns ``x0 … x0+w-1``. Pixels never written read back as 0.
+
+    **Atomic.** Subclasses write into temporary files beside the targets (:meth:`stage`; see
+    :mod:`hsinr.io.atomic`). Leaving the ``with`` block normally finalises them and renames them over the targets;
+    leaving it with an exception (Ctrl-C included) deletes the temporary files, so a half-written cube never appears
+    at the output path and a file that was already there is kept. Free disk space for the whole cube is checked
+    first, and an OS error while writing (disk full, read-only folder) is a one-line :class:`DataError`.
+    Subclasses implement ``_store``, ``_finish`` and ``_abort`` (close their handles; the base removes the files).
     """
 
     def __init__(self, path: Path, shape, wavelengths=None) -> None:
-        self.path = Path(path)
+        self.path = check_output_folder(path)
         self.shape = check_cube_shape(shape, self.path)
         self.wavelengths = wavelengths_or_none(wavelengths, self.shape[2], self.path)
         self._closed = False
+        self._staged: list[tuple[Path, Path]] = []
+        check_free_space(self.path.parent, self.nbytes, self.path)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the float32 cube in bytes."""
+        return int(np.prod(self.shape)) * 4
+
+    @contextmanager
+    def _opening(self):
+        """Wrap a subclass's file creation: on failure remove what was staged; an OS error becomes a DataError."""
+        try:
+            yield
+        except BaseException as exc:
+            self._closed = True
+            self._discard()
+            if isinstance(exc, OSError):
+                raise output_error(exc, self.path) from exc
+            raise
+
+    def stage(self, final: Path, temporary: Path | None = None) -> Path:
+        """Register a file to write as ``temporary`` (default: a fresh name beside ``final``), renamed over
+        ``final`` on success; files are renamed in the order they were staged (data before header)."""
+        temporary = Path(temporary) if temporary is not None else temporary_beside(final)
+        self._staged.append((temporary, Path(final)))
+        return temporary
 
     def write(self, y0: int, x0: int, block: np.ndarray) -> None:
         """Store an ``(h, w, C)`` block with its top-left pixel at row ``y0``, column ``x0``."""
@@ -109,15 +143,27 @@ class CubeWriter(ABC):
             raise DataError(
                 f"{self.path}: block {block.shape[:2]} at (y0={y0}, x0={x0}) falls outside the cube {(height, width)}"
             )
-        self._store(y0, x0, block)
+        try:
+            self._store(y0, x0, block)
+        except OSError as exc:
+            raise output_error(exc, self.path) from exc
 
     def close(self) -> None:
-        """Finalise the file (write wavelengths, flush); calling it twice is harmless."""
-        if not self._closed:
-            self._closed = True
+        """Finalise the files and rename them into place; calling it twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
             self._finish()
+            for temporary, final in self._staged:
+                commit(temporary, final)
+        except BaseException as exc:
+            self._discard()
+            if isinstance(exc, OSError):
+                raise output_error(exc, self.path) from exc
+            raise
 
-    def __enter__(self) -> "CubeWriter":
+    def __enter__(self) -> CubeWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -125,7 +171,16 @@ class CubeWriter(ABC):
             self.close()
         elif not self._closed:
             self._closed = True
-            self._abort()
+            try:
+                self._abort()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+            finally:
+                self._discard()
+
+    def _discard(self) -> None:
+        for temporary, _ in self._staged:
+            discard(temporary)
 
     @abstractmethod
     def _store(self, y0: int, x0: int, block: np.ndarray) -> None:
@@ -133,16 +188,21 @@ class CubeWriter(ABC):
 
     @abstractmethod
     def _finish(self) -> None:
-        """Complete and close the file."""
+        """Complete and close the staged temporary file(s)."""
 
     @abstractmethod
     def _abort(self) -> None:
-        """Close and delete the incomplete file(s)."""
+        """Close the handles of the incomplete file(s); the base class deletes them."""
 
 
-def stored_cube(stored: np.ndarray, wavelengths, source: Path | str, meta: dict, max_value: float | None = None) -> Cube:
+def stored_cube(
+    stored: np.ndarray, wavelengths, source: Path | str, meta: dict, max_value: float | None = None
+) -> Cube:
     """A :class:`Cube` from an array as stored: scaled to unit full scale (:func:`to_unit_scale`) with its band
     centres checked against the band count (:func:`wavelengths_or_none`)."""
+    if np.ndim(stored) != 3 or min(np.shape(stored)) < 1:
+        raise DataError(f"{source}: cube has shape {tuple(np.shape(stored))}; an (H, W, C) cube needs every size >= 1")
+    check_declared_size(np.shape(stored), np.asarray(stored).dtype.itemsize, source, "cube")
     values, divisor = to_unit_scale(stored, source, max_value)
     return Cube(
         data=values,
@@ -151,4 +211,3 @@ def stored_cube(stored: np.ndarray, wavelengths, source: Path | str, meta: dict,
         scale=divisor,
         meta=meta,
     )
-

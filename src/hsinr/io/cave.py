@@ -35,7 +35,8 @@ def read_cave_folder(folder: Path | str) -> Cube:
     missing = [f"_ms_{number:02d}.png" for number in range(1, BAND_COUNT + 1) if number not in bands]
     if missing:
         raise DataError(f"{folder}: CAVE scene is missing band image(s) {', '.join(missing)}")
-    planes, divisors = [], []
+    planes: list[np.ndarray] = []
+    divisors: list[float] = []
     for number in range(1, BAND_COUNT + 1):
         image = read_image_native(bands[number])
         plane = image if image.ndim == 2 else image[:, :, 0]
@@ -44,7 +45,8 @@ def read_cave_folder(folder: Path | str) -> Cube:
             raise DataError(f"{bands[number]}: band is {values.shape}, band 01 is {planes[0].shape}")
         planes.append(values)
         divisors.append(divisor)
-    scene = _BAND_FILE.match(bands[1].name).group("scene")
+    match = _BAND_FILE.match(bands[1].name)
+    scene = match.group("scene") if match else folder.name
     return Cube(
         data=np.stack(planes, axis=2),
         wavelengths=FIRST_NM + STEP_NM * np.arange(BAND_COUNT),

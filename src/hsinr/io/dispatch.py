@@ -7,9 +7,9 @@ names the file, the format tried and the library's message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..cube import Cube
 from ..errors import DataError
 from . import envi, hdf5, matlab, numpy_files, tiff
 from ._shared import CubeWriter
+from .atomic import atomic_path, check_free_space, check_output_folder
 from .cave import read_cave_folder
 
 
@@ -35,25 +36,61 @@ class _Format:
 
 
 _FORMATS = (
-    _Format("MATLAB", (".mat",),
-            ".mat  MATLAB v5/v7.3: cube (ARAD) | rad (ICVL) | ref (Harvard) | Omsi (CAVE) | Y (bands, pixels) | "
-            "the single 3-D array; wavelengths from bands; written as v7.3 (cube + bands)",
-            matlab.read_mat, True, matlab.LIBRARY_ERRORS, streaming_writer=matlab.MatlabCubeWriter),
-    _Format("HDF5", (".h5", ".hdf5"),
-            ".h5 .hdf5  HDF5: dataset cube (H, W, C) or the single 3-D dataset; wavelengths dataset/attribute",
-            hdf5.read_hdf5, True, hdf5.LIBRARY_ERRORS, streaming_writer=hdf5.HDF5CubeWriter),
-    _Format("ENVI", (".hdr", ".img"),
-            ".hdr (+ data file)  ENVI through spectral; wavelengths from the header; written as float32 BIP .img",
-            envi.read_envi, False, envi.LIBRARY_ERRORS, streaming_writer=envi.EnviCubeWriter),
-    _Format("TIFF", (".tif", ".tiff"),
-            ".tif .tiff  multi-page / 3-D TIFF, one page per band; wavelengths in our JSON ImageDescription",
-            tiff.read_tiff, False, tiff.LIBRARY_ERRORS, writer=tiff.write_tiff),
-    _Format("NPY", (".npy",),
-            ".npy  (H, W, C) array; wavelengths in <file>.npy.wavelengths.txt",
-            numpy_files.read_npy, False, numpy_files.LIBRARY_ERRORS, streaming_writer=numpy_files.NpyCubeWriter),
-    _Format("NPZ", (".npz",),
-            ".npz  cube + wavelengths (or bands), or the single 3-D array",
-            numpy_files.read_npz, True, numpy_files.LIBRARY_ERRORS, writer=numpy_files.write_npz),
+    _Format(
+        "MATLAB",
+        (".mat",),
+        ".mat  MATLAB v5/v7.3: cube (ARAD) | rad (ICVL) | ref (Harvard) | Omsi (CAVE) | Y (bands, pixels) | "
+        "the single 3-D array; wavelengths from bands; written as v7.3 (cube + bands)",
+        matlab.read_mat,
+        True,
+        matlab.LIBRARY_ERRORS,
+        streaming_writer=matlab.MatlabCubeWriter,
+    ),
+    _Format(
+        "HDF5",
+        (".h5", ".hdf5"),
+        ".h5 .hdf5  HDF5: dataset cube (H, W, C) or the single 3-D dataset; wavelengths dataset/attribute",
+        hdf5.read_hdf5,
+        True,
+        hdf5.LIBRARY_ERRORS,
+        streaming_writer=hdf5.HDF5CubeWriter,
+    ),
+    _Format(
+        "ENVI",
+        (".hdr", ".img"),
+        ".hdr (+ data file)  ENVI through spectral; wavelengths from the header; written as float32 BIP .img",
+        envi.read_envi,
+        False,
+        envi.LIBRARY_ERRORS,
+        streaming_writer=envi.EnviCubeWriter,
+    ),
+    _Format(
+        "TIFF",
+        (".tif", ".tiff"),
+        ".tif .tiff  multi-page / 3-D TIFF, one page per band; wavelengths in our JSON ImageDescription",
+        tiff.read_tiff,
+        False,
+        tiff.LIBRARY_ERRORS,
+        writer=tiff.write_tiff,
+    ),
+    _Format(
+        "NPY",
+        (".npy",),
+        ".npy  (H, W, C) array; wavelengths in <file>.npy.wavelengths.txt",
+        numpy_files.read_npy,
+        False,
+        numpy_files.LIBRARY_ERRORS,
+        streaming_writer=numpy_files.NpyCubeWriter,
+    ),
+    _Format(
+        "NPZ",
+        (".npz",),
+        ".npz  cube + wavelengths (or bands), or the single 3-D array",
+        numpy_files.read_npz,
+        True,
+        numpy_files.LIBRARY_ERRORS,
+        writer=numpy_files.write_npz,
+    ),
 )
 _CAVE_DESCRIPTION = "folder  CAVE scene: <scene>_ms_01.png … _ms_31.png (16-bit), 400–700 nm"
 
@@ -117,7 +154,9 @@ def write_cube(path: Path | str, cube: Cube) -> None:
             with spec.streaming_writer(path, cube.shape, cube.wavelengths) as writer:
                 writer.write(0, 0, cube.data)
         else:
-            spec.writer(path, cube.data, cube.wavelengths)
+            check_free_space(check_output_folder(path).parent, cube.data.size * 4, path)
+            with atomic_path(path) as temporary:  # complete at `path` or absent; an old file survives a failure
+                spec.writer(temporary, cube.data, cube.wavelengths)
     except DataError:
         raise
     except spec.library_errors as exc:
@@ -154,11 +193,14 @@ def _reading_format(path: Path) -> _Format:
     if envi.header_of(path) is not None:
         return _by_name("ENVI")
     if suffix == envi.DATA_SUFFIX:
-        raise DataError(f"{path}: ENVI data file without a header (looked for {path.name}.hdr and "
-                        f"{path.with_suffix('.hdr').name})")
+        raise DataError(
+            f"{path}: ENVI data file without a header (looked for {path.name}.hdr and {path.with_suffix('.hdr').name})"
+        )
     readable = sorted({s for spec in _FORMATS for s in spec.suffixes if spec.name != "ENVI"} | {".hdr"})
-    raise DataError(f"{path}: unknown cube file type {suffix or '(no extension)'!r}; supported: a CAVE scene "
-                    f"folder, {', '.join(readable)}, or an ENVI data file with its .hdr")
+    raise DataError(
+        f"{path}: unknown cube file type {suffix or '(no extension)'!r}; supported: a CAVE scene "
+        f"folder, {', '.join(readable)}, or an ENVI data file with its .hdr"
+    )
 
 
 def _writing_format(path: Path, streaming: bool) -> _Format:

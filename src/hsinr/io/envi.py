@@ -23,6 +23,8 @@ from spectral.utilities.errors import SpyException
 from ..cube import Cube
 from ..errors import DataError
 from ._shared import CubeWriter, stored_cube
+from .atomic import preallocate, temporary_beside
+from .limits import check_declared_size
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, SpyException)
 HEADER_SUFFIX = ".hdr"
@@ -51,12 +53,33 @@ def read_envi(path: Path) -> Cube:
     image = spectral_envi.open(str(header), None if data_file is None else str(data_file))
     if isinstance(image, spectral_envi.SpectralLibrary):
         raise DataError(f"{path}: is an ENVI spectral library (a list of spectra), not an image cube")
+    _check_data_size(path, image)
     stored = np.asarray(image.load(dtype=image.dtype, scale=False))  # stored values; we apply the scale below
     metadata = image.metadata
     max_value = metadata.get("reflectance scale factor")
     wavelengths, units = _wavelengths_nm(metadata)
-    return stored_cube(stored, wavelengths, path, {"format": "envi", "header": str(header), "wavelength_units": units},
-                       None if max_value is None else float(max_value))
+    return stored_cube(
+        stored,
+        wavelengths,
+        path,
+        {"format": "envi", "header": str(header), "wavelength_units": units},
+        None if max_value is None else float(max_value),
+    )
+
+
+def _check_data_size(path: Path, image) -> None:
+    """The header's ``lines × samples × bands`` must fit in memory and match the data file's size exactly."""
+    shape = (int(image.nrows), int(image.ncols), int(image.nbands))
+    check_declared_size(shape, image.sample_size, path, "ENVI header")
+    expected = int(image.offset) + shape[0] * shape[1] * shape[2] * int(image.sample_size)
+    data_file = Path(image.filename)
+    actual = data_file.stat().st_size
+    if actual != expected:
+        raise DataError(
+            f"{path}: the header declares {shape[0]} lines × {shape[1]} samples × {shape[2]} bands of "
+            f"{image.sample_size} bytes (+{image.offset} header bytes) = {expected} bytes, but {data_file.name} holds "
+            f"{actual} bytes; the header does not describe this data file"
+        )
 
 
 def _wavelengths_nm(metadata: dict) -> tuple[np.ndarray | None, str | None]:
@@ -94,11 +117,22 @@ class EnviCubeWriter(CubeWriter):
         if self.wavelengths is not None:
             metadata["wavelength"] = [f"{value:.10g}" for value in self.wavelengths]
             metadata["wavelength units"] = "Nanometers"
-        image = spectral_envi.create_image(
-            str(self.header_path), metadata, shape=self.shape, dtype=np.float32, interleave="bip",
-            ext=DATA_SUFFIX, force=True,
-        )
-        self._memmap = image.open_memmap(writable=True)
+        header_tmp = temporary_beside(self.header_path)  # .scene.hdr.<hex>.tmp.hdr (spectral wants .hdr)
+        data_tmp = header_tmp.with_suffix(DATA_SUFFIX)  # the data file spectral derives from that header name
+        self.stage(self.data_path, data_tmp)  # renamed first: a header never points at a missing cube
+        self.stage(self.header_path, header_tmp)
+        with self._opening():
+            image = spectral_envi.create_image(
+                str(header_tmp),
+                metadata,
+                shape=self.shape,
+                dtype=np.float32,
+                interleave="bip",
+                ext=DATA_SUFFIX,
+                force=True,
+            )
+            preallocate(data_tmp, self.nbytes)  # a full disk is an OSError now, never a SIGBUS in the memory map
+            self._memmap = image.open_memmap(writable=True)
 
     def _store(self, y0: int, x0: int, block: np.ndarray) -> None:
         self._memmap[y0 : y0 + block.shape[0], x0 : x0 + block.shape[1], :] = block
@@ -108,6 +142,5 @@ class EnviCubeWriter(CubeWriter):
         del self._memmap
 
     def _abort(self) -> None:
-        del self._memmap
-        self.header_path.unlink(missing_ok=True)
-        self.data_path.unlink(missing_ok=True)
+        if hasattr(self, "_memmap"):
+            del self._memmap

@@ -17,6 +17,7 @@ import numpy as np
 from ..cube import Cube
 from ..errors import DataError
 from ._shared import CubeWriter, chunk_side, is_numeric, stored_cube
+from .limits import check_declared_size
 
 LIBRARY_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
 WAVELENGTH_NAMES = ("wavelengths", "bands")
@@ -31,6 +32,7 @@ def read_hdf5(path: Path, key: str | None = None) -> Cube:
         datasets = _numeric_datasets(handle)
         name = _choose_dataset(path, datasets, key)
         dataset = datasets[name]
+        check_declared_size(dataset.shape, dataset.dtype.itemsize, path, f"dataset {name!r}")
         stored = dataset[()]
         wavelengths = _stored_wavelengths(handle, dataset)
     return stored_cube(stored, wavelengths, path, {"format": "hdf5", "key": name})
@@ -41,12 +43,18 @@ class HDF5CubeWriter(CubeWriter):
 
     def __init__(self, path: Path, shape, wavelengths=None) -> None:
         super().__init__(path, shape, wavelengths)
-        self._file = h5py.File(
-            self.path, "w", rdcc_nbytes=_CHUNK_CACHE_BYTES, rdcc_nslots=_CHUNK_CACHE_SLOTS, **self._file_options()
-        )
-        self._dataset = self._file.create_dataset(
-            "cube", shape=self._storage_shape(), dtype=np.float32, chunks=self._chunks(), fillvalue=0.0
-        )
+        self._target = self.stage(self.path)  # written here, renamed over self.path when complete
+        with self._opening():
+            self._file = h5py.File(
+                self._target,
+                "w",
+                rdcc_nbytes=_CHUNK_CACHE_BYTES,
+                rdcc_nslots=_CHUNK_CACHE_SLOTS,
+                **self._file_options(),
+            )
+            self._dataset = self._file.create_dataset(
+                "cube", shape=self._storage_shape(), dtype=np.float32, chunks=self._chunks(), fillvalue=0.0
+            )
 
     def _file_options(self) -> dict:
         return {}
@@ -68,8 +76,8 @@ class HDF5CubeWriter(CubeWriter):
         self._file.close()
 
     def _abort(self) -> None:
-        self._file.close()
-        self.path.unlink(missing_ok=True)
+        if hasattr(self, "_file"):
+            self._file.close()
 
 
 def _numeric_datasets(handle: h5py.File) -> dict[str, h5py.Dataset]:

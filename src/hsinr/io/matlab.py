@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import struct
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
@@ -39,9 +40,21 @@ from ..cube import Cube
 from ..errors import DataError
 from ._shared import to_unit_scale, wavelengths_or_none
 from .hdf5 import HDF5CubeWriter
+from .limits import check_declared_size
 
-LIBRARY_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, NotImplementedError, EOFError,
-                  struct.error, MatReadError)
+LIBRARY_ERRORS = (
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    IndexError,
+    struct.error,
+    zlib.error,
+    MatReadError,
+)
 DATASET_KEYS = ("cube", "rad", "ref", "Omsi")
 WAVELENGTH_NAMES = ("bands", "wavelengths")
 SIZE_NAMES = (("nRow", "nCol"), ("lines", "cols"))
@@ -54,6 +67,18 @@ CONVENTION_WAVELENGTHS = {
 }
 USERBLOCK_BYTES = 512
 _NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+_ITEMSIZE = {
+    "double": 8,
+    "single": 4,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+}
 _MATLAB_CLASS_OF_DTYPE = {"float64": "double", "float32": "single"}  # integer dtypes already share MATLAB's names
 
 
@@ -81,9 +106,7 @@ def read_mat(path: Path, key: str | None = None) -> Cube:
     variables = {
         name: _Variable(tuple(shape), kind, kind in _NUMERIC_CLASSES) for name, shape, kind in scipy.io.whosmat(path)
     }
-    return _read_cube(
-        path, variables, lambda name: scipy.io.loadmat(path, variable_names=[name])[name], key, "mat-v5"
-    )
+    return _read_cube(path, variables, lambda name: scipy.io.loadmat(path, variable_names=[name])[name], key, "mat-v5")
 
 
 class MatlabCubeWriter(HDF5CubeWriter):
@@ -113,7 +136,7 @@ class MatlabCubeWriter(HDF5CubeWriter):
             bands = self._file.create_dataset("bands", data=self.wavelengths.reshape(-1, 1))  # MATLAB (1, C)
             bands.attrs["MATLAB_class"] = np.bytes_("double")
         self._file.close()
-        _write_matlab_header(self.path)
+        _write_matlab_header(self._target)
 
 
 def _write_matlab_header(path: Path) -> None:
@@ -144,9 +167,13 @@ def _v73_variables(handle: h5py.File) -> dict[str, _Variable]:
     return variables
 
 
-def _read_cube(path: Path, variables: dict[str, _Variable], load: Callable[[str], np.ndarray], key: str | None,
-               file_format: str) -> Cube:
+def _read_cube(
+    path: Path, variables: dict[str, _Variable], load: Callable[[str], np.ndarray], key: str | None, file_format: str
+) -> Cube:
     name = _choose_variable(path, variables, key)
+    check_declared_size(
+        variables[name].shape, _ITEMSIZE.get(variables[name].matlab_class, 8), path, f"variable {name!r}"
+    )
     max_value = _scalar(path, variables, load, "maxValue")
     stored = load(name)
     if stored.ndim == 2:
@@ -176,8 +203,10 @@ def _choose_variable(path: Path, variables: dict[str, _Variable], key: str | Non
             raise DataError(f"{path}: no variable {key!r}; variables: {_describe(variables)}")
         chosen = variables[key]
         if not chosen.numeric or len(chosen.shape) not in (2, 3):
-            raise DataError(f"{path}: variable {key!r} is {chosen.matlab_class} {chosen.shape}, "
-                            "not a 3-D (H, W, C) cube or a 2-D (bands, pixels) matrix")
+            raise DataError(
+                f"{path}: variable {key!r} is {chosen.matlab_class} {chosen.shape}, "
+                "not a 3-D (H, W, C) cube or a 2-D (bands, pixels) matrix"
+            )
         return key
     three_d = [name for name, variable in variables.items() if variable.numeric and len(variable.shape) == 3]
     for name in DATASET_KEYS:
@@ -192,8 +221,9 @@ def _choose_variable(path: Path, variables: dict[str, _Variable], key: str | Non
     raise DataError(f"{path}: no 3-D array; variables: {_describe(variables)}")
 
 
-def _unfold_pixels(path: Path, name: str, matrix: np.ndarray, variables: dict[str, _Variable],
-                   load: Callable[[str], np.ndarray]) -> np.ndarray:
+def _unfold_pixels(
+    path: Path, name: str, matrix: np.ndarray, variables: dict[str, _Variable], load: Callable[[str], np.ndarray]
+) -> np.ndarray:
     """``(bands, H·W)`` matrix → ``(H, W, bands)`` with MATLAB column-major pixel order (pixel = row + H · col)."""
     bands, pixels = matrix.shape
     height = width = None
@@ -202,11 +232,13 @@ def _unfold_pixels(path: Path, name: str, matrix: np.ndarray, variables: dict[st
             height = _scalar(path, variables, load, row_name)
             width = _scalar(path, variables, load, column_name)
             break
-    if height is None:
+    if height is None or width is None:
         side = math.isqrt(pixels)
         if side * side != pixels:
-            raise DataError(f"{path}: {name} is (bands={bands}, pixels={pixels}) but the pixel count is not square "
-                            "and there is no nRow/nCol; pass an (H, W, C) array instead")
+            raise DataError(
+                f"{path}: {name} is (bands={bands}, pixels={pixels}) but the pixel count is not square "
+                "and there is no nRow/nCol; pass an (H, W, C) array instead"
+            )
         height = width = side
     height, width = int(height), int(width)
     if height * width != pixels:
@@ -225,5 +257,7 @@ def _scalar(path: Path, variables: dict[str, _Variable], load: Callable[[str], n
 
 
 def _describe(variables: dict[str, _Variable]) -> str:
-    return ", ".join(f"{name} {variable.shape} {variable.matlab_class}" for name, variable in variables.items()) \
+    return (
+        ", ".join(f"{name} {variable.shape} {variable.matlab_class}" for name, variable in variables.items())
         or "(none)"
+    )

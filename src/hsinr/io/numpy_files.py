@@ -15,6 +15,8 @@ import numpy as np
 from ..cube import Cube
 from ..errors import DataError
 from ._shared import CubeWriter, stored_cube
+from .atomic import preallocate
+from .limits import check_declared_size
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 SIDECAR_SUFFIX = ".wavelengths.txt"
@@ -37,9 +39,8 @@ def read_npy(path: Path) -> Cube:
 
 
 def read_npz(path: Path, key: str | None = None) -> Cube:
-    """Read ``key``, else ``cube``, else the only 3-D array of a ``.npz``; wavelengths from ``wavelengths``/``bands``.
-    """
-    shapes = _npz_shapes(path)
+    """Read ``key``, else ``cube``, else the only 3-D array of a ``.npz``; bands from ``wavelengths``/``bands``."""
+    shapes, itemsizes = _npz_shapes(path)
     with np.load(path, allow_pickle=False) as archive:
         names = list(shapes)
         three_d = [name for name in names if len(shapes[name]) == 3]
@@ -57,6 +58,7 @@ def read_npz(path: Path, key: str | None = None) -> Cube:
             raise DataError(f"{path}: no 3-D array; arrays: {_describe(shapes)}")
         if len(shapes[name]) != 3:
             raise DataError(f"{path}: array {name!r} has shape {shapes[name]}, not a 3-D (H, W, C) cube")
+        check_declared_size(shapes[name], itemsizes.get(name, 8), path, f"array {name!r}")
         stored = archive[name]
         wavelengths = next((archive[w] for w in WAVELENGTH_NAMES if w in names), None)
     return stored_cube(stored, wavelengths, path, {"format": "npz", "key": name})
@@ -75,7 +77,11 @@ class NpyCubeWriter(CubeWriter):
 
     def __init__(self, path: Path, shape, wavelengths=None) -> None:
         super().__init__(path, shape, wavelengths)
-        self._memmap = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=self.shape)
+        self._target = self.stage(self.path)
+        with self._opening():
+            self._memmap = np.lib.format.open_memmap(self._target, mode="w+", dtype=np.float32, shape=self.shape)
+            # reserve the disk now: a full disk is an OSError here, never a SIGBUS in the middle of the memory map
+            preallocate(self._target, self._memmap.offset + self.nbytes)
 
     def _store(self, y0: int, x0: int, block: np.ndarray) -> None:
         self._memmap[y0 : y0 + block.shape[0], x0 : x0 + block.shape[1], :] = block
@@ -87,25 +93,30 @@ class NpyCubeWriter(CubeWriter):
         if self.wavelengths is None:
             sidecar.unlink(missing_ok=True)  # a stale sidecar from an earlier cube would mislabel this one
         else:
-            np.savetxt(sidecar, self.wavelengths, fmt="%.10g")
+            np.savetxt(self.stage(sidecar), self.wavelengths, fmt="%.10g")  # renamed after the cube
 
     def _abort(self) -> None:
-        del self._memmap
-        self.path.unlink(missing_ok=True)
+        if hasattr(self, "_memmap"):
+            del self._memmap
 
 
-def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Array shapes of a ``.npz`` read from each member's ``.npy`` header, without loading the arrays."""
-    shapes = {}
+def _npz_shapes(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """Array shapes and item sizes of a ``.npz`` read from each member's ``.npy`` header, without loading them."""
+    shapes, itemsizes = {}, {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.namelist():
             if member.endswith(".npy"):
                 with archive.open(member) as handle:
                     version = np.lib.format.read_magic(handle)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                        np.lib.format.read_array_header_2_0
-                    shapes[member[: -len(".npy")]] = read_header(handle)[0]
-    return shapes
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(handle)
+                    shapes[member[: -len(".npy")]] = shape
+                    itemsizes[member[: -len(".npy")]] = dtype.itemsize
+    return shapes, itemsizes
 
 
 def _describe(shapes: dict[str, tuple]) -> str:

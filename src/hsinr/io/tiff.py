@@ -17,6 +17,7 @@ import tifffile
 from ..cube import Cube
 from ..errors import DataError
 from ._shared import stored_cube
+from .limits import check_declared_size
 
 LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError)
 DESCRIPTION_KEY = "hsinr_cube"
@@ -26,6 +27,7 @@ def read_tiff(path: Path) -> Cube:
     """Read a 3-D TIFF as float32 ``(H, W, C)``; wavelengths from our JSON description, else ``None``."""
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
+        check_declared_size(series.shape, series.dtype.itemsize, path, "TIFF image")
         stored = series.asarray()
         axes = series.axes
         description = tif.pages[0].description
@@ -40,8 +42,9 @@ def write_tiff(path: Path, data: np.ndarray, wavelengths: np.ndarray | None) -> 
     """Write float32 ``(H, W, C)`` as ``C`` single-band pages with a JSON description holding the wavelengths."""
     info = {"axes": "CYX", "wavelengths_nm": None if wavelengths is None else [float(w) for w in wavelengths]}
     planes = np.ascontiguousarray(np.moveaxis(np.asarray(data, dtype=np.float32), -1, 0))
-    tifffile.imwrite(path, planes, photometric="minisblack", description=json.dumps({DESCRIPTION_KEY: info}),
-                     metadata=None)
+    tifffile.imwrite(
+        path, planes, photometric="minisblack", description=json.dumps({DESCRIPTION_KEY: info}), metadata=None
+    )
 
 
 def _described_wavelengths(description: str):

@@ -1,0 +1,607 @@
+"""Reliability (issue 15; the list is docs/reliability.md): lose nothing, run nothing we did not ask for, answer every
+mistake in one line. Every file is small and written by the test."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+import tifffile
+import torch
+
+from hsinr.checkpoint import (
+    FORMAT,
+    read_checkpoint,
+    rng_state_tensors,
+    save_checkpoint,
+    set_rng_state_tensors,
+)
+from hsinr.cli import main
+from hsinr.config import DEFAULTS, load_config
+from hsinr.cube import Cube, default_wavelengths
+from hsinr.errors import ConfigError, DataError
+from hsinr.io import open_cube_writer, read_cube, read_rgb, write_cube, write_rgb
+from hsinr.io.atomic import atomic_path, is_temporary
+from hsinr.io.matlab import USERBLOCK_BYTES, _write_matlab_header
+from hsinr.models import make
+from hsinr.run_folder import claim_run_folder
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+STREAMED = (".h5", ".mat", ".hdr", ".npy")
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line(code, err, *words):
+    assert code == 2, err
+    assert err.strip().count("\n") == 0, err
+    for word in words:
+        assert word in err, err
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if is_temporary(p)]
+
+
+@pytest.fixture(autouse=True)
+def read_limit(monkeypatch):
+    """The same memory limit on every machine: 256 MiB per array."""
+    monkeypatch.setenv("HSINR_MAX_READ_BYTES", str(256 * 2**20))
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    """A 3 → 31 linear map checkpoint (zero weights are enough to test the plumbing)."""
+    spec = {"name": "linear_ls", "args": {"out_bands": 31}}
+    path = tmp_path / "m.pt"
+    save_checkpoint(
+        path, make(spec), spec, {"wavelengths": default_wavelengths(31).tolist(), "srf": None, "response": None}
+    )
+    return path
+
+
+@pytest.fixture
+def rgb_png(tmp_path):
+    path = tmp_path / "in.png"
+    write_rgb(path, np.random.default_rng(0).random((20, 24, 3)).astype(np.float32))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+
+class _Payload:
+    """Unpickling this creates the file ``marker``: what a malicious checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_payload_hidden_in_meta_is_refused_and_never_runs(tmp_path, rgb_png, capsys):
+    marker = tmp_path / "pwned"
+    spec = {"name": "linear_ls", "args": {}}
+    state = make(spec).state_dict()
+    evil = tmp_path / "evil.pt"
+    torch.save(
+        {
+            "format": FORMAT,
+            "name": "linear_ls",
+            "args": {},
+            "state_dict": state,
+            "meta": {"wavelengths": [1.0], "note": _Payload(marker)},
+        },
+        evil,
+    )
+    with pytest.raises(ConfigError, match="refused") as info:
+        read_checkpoint(evil)
+    assert "\n" not in str(info.value)
+    code, _, err = run_cli(capsys, "reconstruct", rgb_png, "--model", evil, "-o", tmp_path / "o.h5", "--quiet")
+    assert_one_line(code, err, "refused")
+    assert not marker.exists()
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda p: p.pop("name"), "'name'"),
+        (lambda p: p.pop("meta"), "'meta'"),
+        (lambda p: p.update(state_dict="weights"), "'state_dict' is a str"),
+        (lambda p: p.update(args=[1, 2]), "'args' is a list"),
+        (lambda p: p.update(state_dict={"weight": 3}), "not a named tensor"),
+        (lambda p: p.update(format="other"), "not an hsinr checkpoint"),
+    ],
+)
+def test_damaged_checkpoints_are_one_line(tmp_path, tiny_model, rgb_png, capsys, change, words):
+    payload = torch.load(tiny_model, weights_only=True)
+    change(payload)
+    torch.save(payload, tmp_path / "bad.pt")
+    code, _, err = run_cli(capsys, "reconstruct", rgb_png, "--model", tmp_path / "bad.pt", "-o", tmp_path / "o.h5")
+    assert_one_line(code, err, words)
+
+
+def test_truncated_checkpoint_is_one_line(tmp_path, tiny_model):
+    (tmp_path / "cut.pt").write_bytes(tiny_model.read_bytes()[:100])
+    with pytest.raises(ConfigError, match="not a readable checkpoint") as info:
+        read_checkpoint(tmp_path / "cut.pt")
+    assert "\n" not in str(info.value)
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    import random
+
+    set_rng_state_tensors(rng_state_tensors())  # restoring the current state changes nothing
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    random.gauss(0, 1)  # leaves a cached Gaussian in Python's state
+    torch.save(rng_state_tensors(), tmp_path / "rng.pt")
+    expected = (random.random(), random.gauss(0, 1), np.random.rand(), np.random.randn(), torch.rand(1).item())
+    set_rng_state_tensors(torch.load(tmp_path / "rng.pt", weights_only=True))
+    again = (random.random(), random.gauss(0, 1), np.random.rand(), np.random.randn(), torch.rand(1).item())
+    assert again == expected
+
+
+def test_resume_from_a_best_pt_copied_to_last_pt_is_one_line(tmp_path, tiny_model):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(tiny_model.read_bytes())  # a best.pt: no training state
+    with pytest.raises(ConfigError, match="no training state.*--resume"):
+        claim_run_folder(run, dict(DEFAULTS), resume=True)
+    assert sorted(p.name for p in run.iterdir()) == ["last.pt"]  # nothing written
+
+
+def test_numpy_values_in_meta_are_stored_as_plain_data(tmp_path):
+    spec = {"name": "linear_ls", "args": {"out_bands": np.int64(31)}}
+    save_checkpoint(
+        tmp_path / "m.pt",
+        make({"name": "linear_ls", "args": {"out_bands": 31}}),
+        spec,
+        {"wavelengths": default_wavelengths(31), "best": np.float64(1.5), "root": tmp_path},
+    )
+    payload = read_checkpoint(tmp_path / "m.pt")
+    assert payload["meta"]["best"] == 1.5 and payload["meta"]["root"] == str(tmp_path)
+    assert payload["meta"]["wavelengths"][0] == 400.0 and payload["args"]["out_bands"] == 31
+
+
+# ------------------------------------------------------------------------------------------------ atomic outputs
+
+
+@pytest.mark.parametrize("suffix", [*STREAMED, ".tif", ".npz"])
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_a_failed_cube_write_keeps_the_file_that_was_there(tmp_path, suffix, failure):
+    target = tmp_path / f"keep{suffix}"
+    old = np.full((4, 5, 3), 0.25, np.float32)
+    write_cube(target, Cube(old, None))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(type(failure)):
+        if suffix in STREAMED:
+            with open_cube_writer(target, (6, 7, 31)) as writer:
+                writer.write(0, 0, np.ones((6, 7, 31), np.float32))
+                raise failure
+        else:
+            import hsinr.io.dispatch as dispatch
+
+            with pytest.MonkeyPatch.context() as patch:
+
+                def broken(*args):
+                    raise failure
+
+                spec = dispatch._writing_format(target, streaming=False)
+                patch.setattr(
+                    dispatch,
+                    "_writing_format",
+                    lambda *a, **k: type(spec)(**{**spec.__dict__, "writer": broken, "library_errors": ()}),
+                )
+                write_cube(target, Cube(np.ones((6, 7, 31), np.float32), None))
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before
+    np.testing.assert_array_equal(read_cube(target).data, old)
+
+
+@pytest.mark.parametrize("suffix", STREAMED)
+def test_a_streamed_cube_appears_only_when_complete(tmp_path, suffix):
+    target = tmp_path / f"c{suffix}"
+    data = np.random.default_rng(1).random((6, 7, 31)).astype(np.float32)
+    with open_cube_writer(target, data.shape, default_wavelengths(31)) as writer:
+        writer.write(0, 0, data[:3])
+        assert not target.exists()  # the tiles go to a temporary file beside it
+        writer.write(3, 0, data[3:])
+    np.testing.assert_allclose(read_cube(target).data, data)
+    assert leftovers(tmp_path) == []
+
+
+def test_an_interrupted_reconstruct_keeps_the_existing_output(tmp_path, tiny_model, rgb_png, capsys, monkeypatch):
+    import hsinr.infer
+
+    keep = tmp_path / "keep.h5"
+    write_cube(keep, Cube(np.full((2, 2, 31), 0.5, np.float32), default_wavelengths(31)))
+    before = keep.read_bytes()
+
+    def interrupted(rgb, model, writer=None, **kwargs):
+        writer.write(0, 0, np.zeros((2, 2, 31), np.float32))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hsinr.infer, "reconstruct", interrupted)
+    code, _, err = run_cli(
+        capsys, "reconstruct", rgb_png, "--model", tiny_model, "-o", keep, "--quiet", "--keep-exposure"
+    )
+    assert code == 130, err
+    assert keep.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_atomic_path_turns_a_full_disk_into_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import hsinr.io.atomic as atomic
+
+    target = tmp_path / "table.md"
+    target.write_text("old")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    with pytest.raises(DataError, match="disk full") as info:
+        with atomic_path(target) as temporary:
+            temporary.write_text("new")
+    assert "\n" not in str(info.value)
+    assert target.read_text() == "old" and leftovers(tmp_path) == []
+
+
+@contextlib.contextmanager
+def tiny_disk(tmp_path, size="1m"):
+    """A 1 MiB tmpfs (needs root and mount permission; the test is skipped otherwise)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("suffix", [*STREAMED, ".tif", ".npz"])
+def test_a_full_disk_is_one_line_and_keeps_the_old_cube(tmp_path, suffix):
+    with tiny_disk(tmp_path) as disk:
+        target = disk / f"c{suffix}"
+        write_cube(target, Cube(np.full((2, 2, 3), 0.5, np.float32), None))
+        before = {p.name: p.read_bytes() for p in disk.iterdir()}
+        big = np.random.default_rng(0).random((128, 128, 31)).astype(np.float32)  # 2 MiB > 1 MiB
+        with pytest.raises(DataError) as info:
+            write_cube(target, Cube(big, None))
+        assert "\n" not in str(info.value) and ("disk full" in str(info.value) or "free" in str(info.value))
+        assert {p.name: p.read_bytes() for p in disk.iterdir()} == before
+
+
+def test_a_full_disk_during_render_leaves_no_empty_png(tmp_path):
+    with tiny_disk(tmp_path) as disk:
+        (disk / "filler").write_bytes(b"\0" * (1024 * 1024 - 8192))
+        noise = np.random.default_rng(0).random((256, 256, 3)).astype(np.float32)  # ~190 KB as PNG
+        with pytest.raises(DataError, match="disk full"):
+            write_rgb(disk / "rgb.png", noise)
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+def test_preview_with_the_cube_name_is_refused(tmp_path, tiny_model, rgb_png, capsys):
+    for out, preview in (("c.tif", "c.tif"), ("c.hdr", "c.img"), ("c.npy", "c.npy")):
+        code, _, err = run_cli(
+            capsys, "reconstruct", rgb_png, "--model", tiny_model, "-o", tmp_path / out, "--preview", tmp_path / preview
+        )
+        assert_one_line(code, err, "--preview")
+    assert not (tmp_path / "c.tif").exists()
+
+
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        (["--tile", "0"], "--tile 0"),
+        (["--tile", "-5"], "--tile -5"),
+        (["--device", "banana"], "not a device"),
+        pytest.param(
+            ["--device", "cuda"],
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
+    ],
+)
+def test_bad_reconstruct_options_are_one_line(tmp_path, tiny_model, rgb_png, capsys, option, words):
+    keep = tmp_path / "keep.h5"
+    keep.write_bytes(b"precious")
+    code, _, err = run_cli(capsys, "reconstruct", rgb_png, "--model", tiny_model, "-o", keep, *option)
+    assert_one_line(code, err, words)
+    assert keep.read_bytes() == b"precious"
+
+
+# ------------------------------------------------------------------------------------------------ run folders
+
+
+def small_config(**train):
+    config = load_config(None)
+    config["train"].update(train)
+    return config
+
+
+def fake_run(run: Path, config: dict, training: bool = True) -> None:
+    spec = {"name": "linear_ls", "args": {}}
+    state = (
+        {"optimizer": {}, "scheduler": {}, "rng": rng_state_tensors(), "epoch": 0, "step": 1, "best_score": 1.0}
+        if training
+        else None
+    )
+    save_checkpoint(run / "last.pt", make(spec), spec, {"config": config}, state)
+    (run / "history.jsonl").write_text(json.dumps({"epoch": 1}) + "\n")
+
+
+def test_a_folder_holding_a_run_is_refused_without_resume_or_overwrite(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_run(run, small_config())
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    config = tmp_path / "c.yaml"
+    config.write_text("train: {epochs: 1}\n")
+    code, _, err = run_cli(capsys, "train", config, "-o", run, "--quiet")
+    assert_one_line(code, err, "--resume", "--overwrite")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_overwrite_replaces_the_run_but_keeps_the_split(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_run(run, small_config())
+    (run / "split.json").write_text("{}")
+    (run / ".last.pt.abcd1234.tmp").write_bytes(b"half")  # a save killed earlier
+    with claim_run_folder(run, small_config(), overwrite=True):
+        assert sorted(p.name for p in run.iterdir()) == [".hsinr.lock", "split.json"]
+
+
+def test_a_second_writer_is_locked_out_until_the_first_ends(tmp_path):
+    run = tmp_path / "run"
+    first = claim_run_folder(run, small_config())
+    with pytest.raises(ConfigError, match="another training"):
+        claim_run_folder(run, small_config())
+    first.release()
+    claim_run_folder(run, small_config()).release()
+
+
+def test_resume_with_changed_settings_is_refused_before_anything_is_written(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_run(run, small_config())
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    changed = small_config()
+    changed["seed"] = 7
+    changed["data"]["patch_size"] = 32
+    with pytest.raises(ConfigError, match="data.patch_size: 64 → 32; seed: 0 → 7"):
+        claim_run_folder(run, changed, resume=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    claim_run_folder(run, small_config(epochs=5, max_minutes=2.0), resume=True).release()  # budgets may change
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        ({"resume": True, "overwrite": True}, "exclude each other"),
+        ({"resume": True}, "nothing to resume"),
+    ],
+)
+def test_inconsistent_run_folder_requests(tmp_path, flags, words):
+    with pytest.raises(ConfigError, match=words):
+        claim_run_folder(tmp_path / "empty", small_config(), **flags)
+    assert not (tmp_path / "empty").exists()
+
+
+def test_a_file_as_run_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    config = tmp_path / "c.yaml"
+    config.write_text("train: {epochs: 1}\n")
+    code, _, err = run_cli(capsys, "train", config, "-o", tmp_path / "file", "--quiet")
+    assert_one_line(code, err, "is a file")
+
+
+# ------------------------------------------------------------------------------------------------ configuration
+
+
+@pytest.mark.parametrize(
+    "text, overrides, words",
+    [
+        ("modle: {name: inr_hsisr}\n", [], "modle: unknown key; did you mean 'model'"),
+        ("train: {batch_sise: 4}\n", [], "train.batch_sise: unknown key; did you mean 'batch_size'"),
+        ("", ["train.epochs=three"], "train.epochs: expected an integer >= 1, got 'three'"),
+        ("", ["train.lr=abc"], "train.lr: expected a number > 0"),
+        ("", ["train.batch_size=0"], "train.batch_size: expected an integer >= 1, got 0"),
+        ("", ["train.val_every=0"], "train.val_every"),
+        ("", ["train=5"], "train: expected a mapping"),
+        ("", ["=5"], "dotted name"),
+        ("", ["train.amp=fp32"], "train.amp: expected one of 'off', 'bf16', 'fp16'"),
+        ("", ["train.schedule=linear"], "train.schedule"),
+        ("", ["train.max_minutes=0"], "train.max_minutes: expected a number > 0 or null"),
+        ("", ["train.compile=maybe"], "train.compile: expected true or false"),
+        ("data: {augment: {relight: -1}}\n", [], "data.augment.relight: expected a number >= 0"),
+        ("data: {augment: {exposure: [2, 1]}}\n", [], "data.augment.exposure"),
+        ("data: {scenes: balloons}\n", [], "data.scenes: expected a list"),
+        ("methods: 5\n", [], "methods: expected a list of methods"),
+        ("methods: [{label: a}]\n", [], "methods[0]: a method needs model"),
+        ("train: [1, 2]\n", [], "train: expected a mapping"),
+    ],
+)
+def test_configuration_mistakes_name_the_key(tmp_path, text, overrides, words):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_new_training_keys_are_accepted(tmp_path):
+    config = load_config(
+        None,
+        [
+            "train.steps=100",
+            "train.schedule=cosine",
+            "train.warmup_steps=10",
+            "train.weight_decay=1e-4",
+            "train.loss=l1+sam",
+            "train.amp=bf16",
+            "train.compile=true",
+            "train.early_stop=3",
+            "data.prior={degree: 2}",
+            "data.exclude=[a, b]",
+            "data.augment={dihedral: true, relight: 0.5, exposure: [0.5, 2]}",
+        ],
+    )
+    assert config["train"]["steps"] == 100 and config["data"]["augment"]["exposure"] == [0.5, 2]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    load_config(path)
+
+
+# ------------------------------------------------------------------------------------------------ declared sizes
+
+
+def huge_h5(path: Path, matlab: bool = False) -> None:
+    options = {"userblock_size": USERBLOCK_BYTES} if matlab else {}
+    with h5py.File(path, "w", **options) as handle:
+        handle.create_dataset("cube", shape=(31, 100_000, 100_000), dtype=np.float32, chunks=(31, 8, 8))
+    if matlab:
+        _write_matlab_header(path)
+
+
+def huge_npz(path: Path) -> None:
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000, 31)}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cube.npy", header.getvalue())
+
+
+def envi_pair(path: Path, lines: int, data_lines: int) -> None:
+    path.with_suffix(".hdr").write_text(
+        f"ENVI\nsamples = 4\nlines = {lines}\nbands = 3\nheader offset = 0\nfile type = ENVI Standard\n"
+        "data type = 4\ninterleave = bip\nbyte order = 0\n"
+    )
+    np.zeros((data_lines, 4, 3), np.float32).tofile(path.with_suffix(".img"))
+
+
+def png_bomb(path: Path) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 200_000, 200_000, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    "name, make_file, words",
+    [
+        ("huge.h5", huge_h5, "declares shape"),
+        ("huge.mat", lambda p: huge_h5(p, matlab=True), "declares shape"),
+        ("huge.npz", huge_npz, "declares shape"),
+        ("huge.hdr", lambda p: envi_pair(p, 10_000_000, 2), "declares shape"),
+        ("fewer.hdr", lambda p: envi_pair(p, 2, 5), "does not describe this data file"),
+        ("shorter.hdr", lambda p: envi_pair(p, 5, 2), "does not describe this data file"),
+        ("empty.npy", lambda p: np.save(p, np.zeros((0, 5, 31), np.float32)), "every size >= 1"),
+        (
+            "cut.mat",
+            lambda p: scipy.io.savemat(p, {"cube": np.ones((8, 8, 31))}) or p.write_bytes(p.read_bytes()[:100]),
+            "cannot read",
+        ),
+    ],
+)
+def test_bad_cube_files_are_one_line(tmp_path, capsys, name, make_file, words):
+    path = tmp_path / name
+    make_file(path)
+    code, _, err = run_cli(capsys, "info", path)
+    assert_one_line(code, err, words)
+
+
+def test_a_bit_flipped_compressed_mat_is_one_line(tmp_path):
+    path = tmp_path / "flip.mat"
+    scipy.io.savemat(path, {"cube": np.random.default_rng(0).random((8, 8, 31))}, do_compression=True)
+    raw = bytearray(path.read_bytes())
+    for offset in range(200, 260):
+        raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as info:
+        read_cube(path)
+    assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def test_a_png_bomb_is_refused_by_its_declared_size(tmp_path):
+    png_bomb(tmp_path / "bomb.png")
+    with pytest.raises(DataError, match="declares shape"):
+        read_rgb(tmp_path / "bomb.png")
+
+
+def test_a_nan_in_a_float_tiff_is_refused(tmp_path):
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    rgb[3, 4, 1] = np.nan
+    tifffile.imwrite(tmp_path / "nan.tif", rgb, photometric="rgb")
+    with pytest.raises(DataError, match="1 RGB values are NaN or Inf"):
+        read_rgb(tmp_path / "nan.tif")
+
+
+@pytest.mark.parametrize("name", ["cmyk.jpg", "cmyk.tif"])
+def test_cmyk_images_are_refused(tmp_path, name):
+    from PIL import Image
+
+    path = tmp_path / name
+    if name.endswith(".jpg"):
+        Image.new("CMYK", (8, 8), (10, 20, 30, 0)).save(path)
+    else:
+        tifffile.imwrite(path, np.zeros((8, 8, 4), np.uint8), photometric="separated")
+    with pytest.raises(DataError, match="CMYK"):
+        read_rgb(path)
+
+
+def test_render_refuses_a_one_band_cube(tmp_path, capsys):
+    np.save(tmp_path / "grey.npy", np.full((4, 4, 1), 0.5, np.float32))
+    code, _, err = run_cli(capsys, "render", tmp_path / "grey.npy", "-o", tmp_path / "rgb.png")
+    assert_one_line(code, err, "1 band")
+    assert not (tmp_path / "rgb.png").exists()
+
+
+def test_negative_input_gives_a_readable_warning():
+    from hsinr.input_check import input_warnings
+
+    stats = {"chromaticity_min": [0.3, 0.3, 0.3], "chromaticity_max": [0.36, 0.36, 0.36]}
+    rgb = np.full((4, 4, 3), -0.1, np.float32)
+    (warning,) = input_warnings(rgb, {"rgb_stats": stats, "response": "x"})
+    assert "black or negative" in warning and "e+" not in warning
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_last_one(tmp_path):
+    from hsinr.checkpoint import atomic_torch_save
+
+    with tiny_disk(tmp_path) as disk:
+        atomic_torch_save({"w": torch.zeros(10)}, disk / "last.pt")
+        before = (disk / "last.pt").read_bytes()
+        with pytest.raises(DataError, match="disk full") as info:
+            atomic_torch_save({"w": torch.zeros(1_000_000)}, disk / "last.pt")  # 4 MB > 1 MiB
+        assert "\n" not in str(info.value)
+        assert (disk / "last.pt").read_bytes() == before and leftovers(disk) == []
