@@ -10,10 +10,17 @@ import torch
 
 from hsinr.infer import reconstruct
 from hsinr.models import make
-from hsinr.models.inr_hsisr import encoding_channels, periodic_encoding
+from hsinr.models.inr_hsisr import encoding_channels, encoding_frequencies, periodic_encoding
 
-SMALL = {"hyper_width": 16, "hyper_blocks": 2, "stem_width": 8, "mlp_width": 8, "mlp_hidden_layers": 2,
-         "norm_window": 3, "frequencies": 2}
+SMALL = {
+    "hyper_width": 16,
+    "hyper_blocks": 2,
+    "stem_width": 8,
+    "mlp_width": 8,
+    "mlp_hidden_layers": 2,
+    "norm_window": 3,
+    "frequencies": 2,
+}
 
 
 def small(**overrides):
@@ -23,13 +30,19 @@ def small(**overrides):
 
 def test_periodic_encoding_matches_eq7_by_hand():
     x, y = torch.tensor([0.25]), torch.tensor([0.5])
-    enc = periodic_encoding(x, y, 2)[:, 0]
+    enc = periodic_encoding(x, y, encoding_frequencies(2, 4, "paper"))[:, 0]  # ω_k = 2^k π
     expected = [
-        math.cos(math.pi * 0.25), math.sin(math.pi * 0.25), math.cos(math.pi * 0.5), math.sin(math.pi * 0.5),
-        math.cos(2 * math.pi * 0.25), math.sin(2 * math.pi * 0.25), math.cos(2 * math.pi * 0.5), math.sin(2 * math.pi * 0.5),
+        math.cos(math.pi * 0.25),
+        math.sin(math.pi * 0.25),
+        math.cos(math.pi * 0.5),
+        math.sin(math.pi * 0.5),
+        math.cos(2 * math.pi * 0.25),
+        math.sin(2 * math.pi * 0.25),
+        math.cos(2 * math.pi * 0.5),
+        math.sin(2 * math.pi * 0.5),
     ]
     np.testing.assert_allclose(enc.numpy(), expected, atol=1e-7)
-    raw = periodic_encoding(x, y, 0)[:, 0]
+    raw = periodic_encoding(x, y, [])[:, 0]
     np.testing.assert_allclose(raw.numpy(), [0.25, 0.5])
     assert encoding_channels(5) == 20 and encoding_channels(0) == 2
 
@@ -67,15 +80,26 @@ def test_paper_configuration_has_the_papers_parameter_count():
     assert abs(count - 64.9e6) / 64.9e6 < 0.03, count
     # 15,263 MLP parameters per cell with 2 frequencies (11 -> 64 x4 -> 31), 16,031 with 5
     assert model.mlp_parameters == 16031
-    assert make({"name": "inr_hsisr", "args": {**SMALL, "frequencies": 2, "mlp_width": 64,
-                                               "mlp_hidden_layers": 4}}).mlp_parameters == 15263
+    assert (
+        make(
+            {"name": "inr_hsisr", "args": {**SMALL, "frequencies": 2, "mlp_width": 64, "mlp_hidden_layers": 4}}
+        ).mlp_parameters
+        == 15263
+    )
 
 
 def test_gradients_reach_the_hypernetwork():
     model = small().train()
     out = model(torch.rand(2, 3, 16, 16))
     out.abs().mean().backward()
-    for name in ("stem.weight", "down.0.weight", "lift.weight", "blocks.0.weight", "norms.0.gamma.weight", "head.weight"):
+    for name in (
+        "stem.weight",
+        "down.0.weight",
+        "lift.weight",
+        "blocks.0.weight",
+        "norms.0.gamma.weight",
+        "head.weight",
+    ):
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
 

@@ -16,8 +16,18 @@ from hsinr.io import write_cube
 from hsinr.tasks import make_task
 from hsinr.train import train
 
-TINY_MODEL = {"name": "inr_hsisr", "args": {"hyper_width": 16, "hyper_blocks": 1, "stem_width": 8, "mlp_width": 16,
-                                            "mlp_hidden_layers": 2, "frequencies": 2, "norm_window": 3}}
+TINY_MODEL = {
+    "name": "inr_hsisr",
+    "args": {
+        "hyper_width": 16,
+        "hyper_blocks": 1,
+        "stem_width": 8,
+        "mlp_width": 16,
+        "mlp_hidden_layers": 2,
+        "frequencies": 2,
+        "norm_window": 3,
+    },
+}
 
 
 def smooth_cube(rng, size=40, bands=31):
@@ -25,8 +35,10 @@ def smooth_cube(rng, size=40, bands=31):
     wl = default_wavelengths(bands)
     basis = np.stack([np.exp(-0.5 * ((wl - c) / 60.0) ** 2) for c in (450, 550, 650)])
     yy, xx = np.mgrid[0:size, 0:size] / size
-    weights = np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (f * xx + g * yy) + rng.uniform(0, 6))
-                        for f, g in ((1, 0), (0, 1), (1, 1))], axis=-1)
+    weights = np.stack(
+        [0.5 + 0.4 * np.sin(2 * np.pi * (f * xx + g * yy) + rng.uniform(0, 6)) for f, g in ((1, 0), (0, 1), (1, 1))],
+        axis=-1,
+    )
     return (weights @ basis * 0.6).astype(np.float32)
 
 
@@ -41,9 +53,19 @@ def folder_dataset(tmp_path):
 
 
 def tiny_config(root, **train):
-    config = load_config(None, [f"data.root={root}", "data.kind=folder", "data.patch_size=16",
-                                "data.patches_per_epoch=16", "train.batch_size=4", "train.lr=3e-3",
-                                "train.val_tile=32", "data.response=cie1964_xyz"])
+    config = load_config(
+        None,
+        [
+            f"data.root={root}",
+            "data.kind=folder",
+            "data.patch_size=16",
+            "data.patches_per_epoch=16",
+            "train.batch_size=4",
+            "train.lr=3e-3",
+            "train.val_tile=32",
+            "data.response=cie1964_xyz",
+        ],
+    )
     config["model"] = json.loads(json.dumps(TINY_MODEL))
     config["train"].update(train)
     return config
@@ -86,7 +108,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(folder_
     train(tiny_config(folder_dataset, epochs=1), run, progress=False)
     before = (run / "last.pt").read_bytes()
     config = tiny_config(folder_dataset, epochs=3)
-    from hsinr import tasks
+    from hsinr.tasks import spectral_sr as tasks
 
     original = tasks.SpectralSRTask.loss
 
@@ -123,3 +145,48 @@ def test_training_free_recovery_gets_the_tasks_response_and_is_self_describing(f
     model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
     assert np.asarray(meta["spec"]["args"]["srf"]).shape == (3, 31)
     assert meta["spec"]["args"]["wavelengths"] == meta["wavelengths"]
+
+
+def test_the_budget_is_optimiser_steps(folder_dataset, tmp_path):
+    """16 patches / batch 4 = 4 steps per epoch: a 6-step budget runs one full epoch and 2 steps of the next."""
+    summary = train(tiny_config(folder_dataset, steps=6, epochs=1000), tmp_path / "run", progress=False)
+    history = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [4, 6]
+    assert summary["stopped"] == "steps" and summary["steps"] == 6
+    assert all(h["cpu_seconds"] >= 0 for h in history)
+
+
+def test_without_validation_scenes_best_is_the_last_state(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, epochs=3)
+    config["data"]["split"] = {"ratios": [1.0, 0.0, 0.0], "seed": 0}
+    train(config, tmp_path / "run", progress=False)
+    best, last = read_checkpoint(tmp_path / "run" / "best.pt"), read_checkpoint(tmp_path / "run" / "last.pt")
+    assert best["meta"]["epoch"] == last["meta"]["epoch"] == 3
+    for key in best["state_dict"]:
+        assert torch.equal(best["state_dict"][key], last["state_dict"][key])
+
+
+def test_the_configured_loss_is_used(folder_dataset, tmp_path):
+    from hsinr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown term"):
+        train(tiny_config(folder_dataset, epochs=1, loss="l2"), tmp_path / "bad", progress=False)
+    # lr 0: the same model and patches in both runs, so only the loss differs; per batch MSE ≥ L1² (Jensen)
+    l1 = train(tiny_config(folder_dataset, epochs=1, lr=0.0), tmp_path / "l1", progress=False)["last"]["train_loss"]
+    mse = train(tiny_config(folder_dataset, epochs=1, lr=0.0, loss="mse"), tmp_path / "mse", progress=False)
+    assert mse["last"]["train_loss"] >= l1**2 and mse["last"]["train_loss"] != pytest.approx(l1)
+
+
+def test_prior_residual_is_fitted_before_training_and_resumes(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, epochs=1, schedule="cosine", warmup_steps=2, weight_decay=1e-4)
+    config["model"] = {"name": "prior_residual", "args": {"residual": TINY_MODEL, "consistency": True}}
+    config["data"]["augment"] = {"dihedral": True, "relight": 0.3, "exposure": [0.5, 1.5]}
+    run = tmp_path / "run"
+    train(config, run, progress=False)
+    model, meta = load_checkpoint(run / "last.pt")
+    assert bool(model.prior.fitted) and np.asarray(meta["spec"]["args"]["srf"]).shape == (3, 31)
+    prior = model.prior.matrix.clone()
+    config["train"]["epochs"] = 2
+    train(config, run, resume=True, progress=False)
+    resumed, _ = load_checkpoint(run / "last.pt")
+    assert torch.equal(resumed.prior.matrix, prior)  # the prior is fitted once, not again on resume

@@ -21,6 +21,7 @@ multiply-accumulates per pixel, inference milliseconds per megapixel and trainin
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from .checkpoint import load_checkpoint
 from .complexity import count_macs, count_parameters, macs_per_pixel
@@ -39,17 +41,30 @@ from .report import band_grid_figure, spectra_figure, write_table
 from .tasks import make_task
 from .train import train
 
+logger = logging.getLogger(__name__)
+
 
 def slug(text: str) -> str:
     """A file-name-safe version of a label ("PriNET+" → "prinetplus", so it differs from "PriNET")."""
     return re.sub(r"[^A-Za-z0-9]+", "_", text.replace("+", "plus")).strip("_").lower() or "method"
 
 
-def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, reuse: bool = True) -> dict:
+def run_benchmark(
+    config: dict,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    reuse: bool = True,
+    only: list[str] | None = None,
+    device: str = "cpu",
+) -> dict:
     """Train and evaluate every method of ``config`` into ``out_dir``; returns ``{"rows", "per_scene", ...}``.
 
-    With ``reuse`` a method whose ``best.pt`` already exists in its run folder is not trained again (so an
-    interrupted benchmark continues where it stopped).
+    With ``reuse`` a method whose ``best.pt`` already exists in its run folder, made with the same configuration
+    (``method_config.yaml``), is not trained again: an interrupted benchmark continues where it stopped, and a changed
+    config retrains. ``only`` trains just the methods of those labels and evaluates nothing (run several such
+    processes side by side, e.g. on one GPU, then once without ``only`` to evaluate and write the table).
+    ``device`` is used for training (``train.device`` of the config) and evaluation.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,18 +72,26 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
     if not methods:
         raise ConfigError("the benchmark config lists no methods")
     labels = [m.get("label") or m["model"]["name"] for m in methods]
+    unknown = sorted(set(only or []) - set(labels))
+    if unknown:
+        raise ConfigError(f"--only names methods that are not in the config: {', '.join(unknown)}")
     if len({slug(label) for label in labels}) != len(labels):
         raise ConfigError(f"method labels must be unique (also as folder names): {labels}")
     base = {k: v for k, v in config.items() if k not in ("methods", "folds", "evaluate")}
     folds = config.get("folds") or [None]
     eval_cfg = config.get("evaluate") or {}
-    save_config(config, out_dir / "benchmark.yaml")
+    if not only:
+        save_config(config, out_dir / "benchmark.yaml")
 
-    per_scene, extras, figures_done = [], {}, False
+    per_scene: list[dict] = []
+    extras: dict[str, dict] = {}
+    figures_done = False
     for fold_index, fold in enumerate(folds):
         fold_dir = out_dir / (f"fold{fold_index}" if len(folds) > 1 else "")
         models, train_seconds = {}, {}
-        for label, method in zip(labels, methods):
+        for label, method in zip(labels, methods, strict=True):
+            if only and label not in only:
+                continue
             run_dir = fold_dir / "runs" / slug(label)
             mconfig = deep_merge(base, {"model": method["model"], "train": method.get("train") or {}})
             if method.get("data"):
@@ -76,22 +99,34 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
             if fold is not None:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 save_split(run_dir / "split.json", {k: list(fold.get(k) or []) for k in ("train", "val", "test")})
-            elif (out_dir / "split.json").exists():  # every method of the benchmark shares the first one's split
+            elif not only and (out_dir / "split.json").exists():  # every method shares the first one's split
                 run_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy(out_dir / "split.json", run_dir / "split.json")
-            if not (reuse and (run_dir / "best.pt").exists()):
+            mconfig = deep_merge(mconfig, {"train": {"device": device}})
+            stored = run_dir / "method_config.yaml"
+            same = stored.exists() and yaml.safe_load(stored.read_text()) == _comparable(mconfig)
+            if not (reuse and same and (run_dir / "best.pt").exists()):
+                for stale in ("best.pt", "last.pt", "history.jsonl", "train_summary.json"):
+                    (run_dir / stale).unlink(missing_ok=True)
+                run_dir.mkdir(parents=True, exist_ok=True)
+                save_config(_comparable(mconfig), stored)
                 if progress:
-                    print(f"[benchmark] fold {fold_index + 1}/{len(folds)}: training {label} → {run_dir}", flush=True)
+                    logger.info("fold %d/%d: training %s → %s", fold_index + 1, len(folds), label, run_dir)
                 started = time.monotonic()
-                summary = train(mconfig, run_dir, progress=progress)
+                summary = train(mconfig, run_dir, progress=progress, overwrite=True)
                 train_seconds[label] = summary.get("seconds", time.monotonic() - started)
                 (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
             else:
-                train_seconds[label] = json.loads((run_dir / "train_summary.json").read_text()).get("seconds") \
-                    if (run_dir / "train_summary.json").exists() else None
+                train_seconds[label] = (
+                    json.loads((run_dir / "train_summary.json").read_text()).get("seconds")
+                    if (run_dir / "train_summary.json").exists()
+                    else None
+                )
+            if only:
+                continue
             if fold is None and not (out_dir / "split.json").exists():
                 shutil.copy(run_dir / "split.json", out_dir / "split.json")
-            model, meta = load_checkpoint(run_dir / "best.pt")
+            model, meta = load_checkpoint(run_dir / "best.pt", device)
             models[label] = model
             extras.setdefault(label, {"train_seconds": [], "train_steps": []})
             extras[label]["train_seconds"].append(train_seconds[label] or 0.0)
@@ -100,30 +135,53 @@ def run_benchmark(config: dict, out_dir: str | Path, *, progress: bool = True, r
             fitted = sum(b.numel() for b in model.buffers()) if getattr(model, "closed_form", False) else 0
             extras[label].setdefault("params", count_parameters(model) or fitted)
             extras[label].setdefault("macs_per_pixel", _macs_per_pixel(model))
+        if only:
+            continue
         task = make_task(deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]))
         task.config["train"]["val_tile"] = int(eval_cfg.get("tile", 512))
         cases = task.eval_cases("test")
         if not cases:
             raise ConfigError("the test subset of the split is empty")
-        result = evaluate_models(models, cases, fold_dir / "figures", figures=bool(eval_cfg.get("figures", True)),
-                                 stem="fold_metrics")
+        result = evaluate_models(
+            models,
+            cases,
+            fold_dir / "figures",
+            figures=bool(eval_cfg.get("figures", True)),
+            stem="fold_metrics",
+            progress=progress,
+        )
         per_scene += [{"fold": fold_index, **row} for row in result["per_scene"]]
         if not figures_done:
             _summary_figures(out_dir, cases[0], result["predictions"][cases[0].name])
             figures_done = True
 
+    if only:
+        return {"rows": [], "per_scene": [], "protocol": {}, "out_dir": str(out_dir)}
     rows = []
     for mean in mean_by_method(per_scene):
         label = mean["method"]
         info = extras[label]
         mean.pop("fold", None)
-        rows.append({**mean, "params": info["params"], "macs_per_pixel": info["macs_per_pixel"],
-                     "train_seconds": float(np.mean(info["train_seconds"])),
-                     "train_steps": float(np.mean(info["train_steps"]))})
+        rows.append(
+            {
+                **mean,
+                "params": info["params"],
+                "macs_per_pixel": info["macs_per_pixel"],
+                "train_seconds": float(np.mean(info["train_seconds"])),
+                "train_steps": float(np.mean(info["train_steps"])),
+            }
+        )
     protocol = protocol_of(config, len(folds))
     write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
     write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
     return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
+
+
+def _comparable(config: dict) -> dict:
+    """The part of a method's config that decides its result (the device, threads, the benchmark's name and its
+    YAML anchors excluded), so identical methods of two benchmarks can share a run."""
+    train = {k: v for k, v in config.get("train", {}).items() if k not in ("device", "threads")}
+    return {**{k: v for k, v in config.items() if k not in ("name", "anchors")}, "train": train}
 
 
 def last_step(run_dir: Path) -> int:
@@ -135,16 +193,24 @@ def last_step(run_dir: Path) -> int:
 def protocol_of(config: dict, folds: int) -> dict:
     """The protocol lines printed above a benchmark table."""
     data, tcfg = config["data"], config["train"]
-    budget = f"{tcfg.get('epochs')} epochs × {data.get('patches_per_epoch')} patches of {data.get('patch_size')}², batch {tcfg.get('batch_size')}"
+    if tcfg.get("steps"):
+        budget = f"{tcfg['steps']} optimiser steps per learned method"
+    else:
+        budget = f"{tcfg.get('epochs')} epochs × {data.get('patches_per_epoch')} patches"
+    budget += (
+        f" (batch {tcfg.get('batch_size')} of {data.get('patch_size')}² patches; per-method overrides in the config)"
+    )
     if tcfg.get("max_minutes"):
-        budget += f", at most {tcfg['max_minutes']} min per method (wall clock)"
+        budget += f", capped at {tcfg['max_minutes']} min per method (wall clock): train_steps gives the steps run"
     split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
     if config.get("task") == "fusion":
         scale = data.get("scale") or 4
-        inputs = {"inputs": f"simulated from the cubes: LR-HSI = 3x3 Gaussian blur (sigma 0.5) then every {scale}th "
-                            f"pixel; HR-MSI = cube @ srf.T, response {data.get('response')}",
-                  "ERGAS": f"ratio = scale = {scale}",
-                  "crop": f"whole test images cut to the top-left multiple of {scale} pixels, no border crop"}
+        inputs = {
+            "inputs": f"simulated from the cubes: LR-HSI = 3x3 Gaussian blur (sigma 0.5) then every {scale}th "
+            f"pixel; HR-MSI = cube @ srf.T, response {data.get('response')}",
+            "ERGAS": f"ratio = scale = {scale}",
+            "crop": f"whole test images cut to the top-left multiple of {scale} pixels, no border crop",
+        }
     else:
         inputs = {"RGB": f"rendered from the cubes with response {data.get('response')} (rgb = cube @ srf.T)"}
     regions = f" regions {data['regions']}" if data.get("regions") else ""
@@ -152,11 +218,12 @@ def protocol_of(config: dict, folds: int) -> dict:
         "data": f"{data.get('kind')} {data.get('root') or ''} {data.get('scenes') or ''}{regions}".strip(),
         "split": split,
         "seed": config.get("seed", 0),
-        "budget": budget + f", Adam lr {tcfg.get('lr')}, L1 loss",
+        "budget": budget + f", Adam lr {tcfg.get('lr')} ({tcfg.get('schedule') or 'step'} schedule, weight decay "
+        f"{tcfg.get('weight_decay') or 0}), loss {tcfg.get('loss') or 'l1'}, augment {data.get('augment', True)}",
         "crop": "whole test images, no border crop",
         **inputs,
         "PSNR": "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))",
-        "timing": "ms_per_mpix: CPU inference on this machine, same run for all methods (compare ratios only)",
+        "timing": "ms_per_mpix: inference on the evaluation device, same run for all methods (compare ratios only)",
     }
 
 
@@ -174,6 +241,11 @@ def _macs_per_pixel(model) -> float:
 
 
 def _summary_figures(out_dir: Path, case, predictions: dict) -> None:
-    band_grid_figure(out_dir / "fig5_methods.png", case.truth, predictions, case.wavelengths,
-                     title=f"{case.name}: ground truth (top) and |error| of each method")
+    band_grid_figure(
+        out_dir / "fig5_methods.png",
+        case.truth,
+        predictions,
+        case.wavelengths,
+        title=f"{case.name}: ground truth (top) and |error| of each method",
+    )
     spectra_figure(out_dir / "spectra_methods.png", case.truth, predictions, case.wavelengths, title=case.name)

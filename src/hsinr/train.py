@@ -1,15 +1,23 @@
 """The one training loop every model of the project uses (single process, or data-parallel with ``torchrun``).
 
 Recipe of the INR-HSISR paper by default (Sec. III-D, IV-C): L1 loss, Adam, lr 1e-4 decayed ×0.1 every 200 epochs,
-1000 epochs of random 64×64 patches. Per epoch: a progress bar, validation on whole images, ``last.pt`` (with the
-optimiser, scheduler and RNG states) and ``best.pt`` written atomically, and one line of ``history.jsonl``.
+1000 epochs of random 64×64 patches. The optimiser (Adam, or AdamW with ``train.weight_decay``), the learning-rate
+schedule (``train.schedule``: step, cosine, constant; ``train.warmup_steps``) and the loss (``train.loss``, see
+:mod:`hsinr.losses`) come from the config. Per epoch: a progress bar, validation on whole images, one line of
+``history.jsonl``, then ``last.pt`` (with the optimiser, scheduler and RNG states) and ``best.pt`` (the best
+validation PSNR; the last state when there are no validation scenes), all written atomically.
 
+* **Budgets are optimiser steps** (``train.steps``; else ``train.epochs`` × steps per epoch), so a result does not
+  depend on how busy the machine was. ``train.max_minutes`` is an optional wall-clock cap on top.
+* ``train.early_stop: K`` ends the run after K validations without a better PSNR.
+* ``train.amp`` (bf16/fp16 autocast of the forward pass; normalisations compute in float32) and ``train.compile``
+  (``torch.compile``) for GPUs.
 * ``resume=True`` continues from ``last.pt`` exactly: the patches of an epoch depend only on (seed, epoch), and the
   optimiser, scheduler and RNG states are restored, so the next step's loss equals the uninterrupted run's.
 * A NaN/Inf loss stops the run with :class:`~hsinr.errors.TrainingError`; checkpoints are only written after a
   finished epoch, so the last good one stays.
-* ``train.max_minutes`` is a wall-clock budget, checked after every step: the epoch in progress then ends early and
-  is validated and saved like a full one (a resumed run starts at the next epoch).
+* Models with a closed-form part (``fit_prior``, see :mod:`hsinr.models.contract`) have it fitted on the training
+  pairs before the first step.
 * Closed-form models (``closed_form = True``: least squares, training-free recovery) are fitted in one pass instead.
 * Data parallel: launched with ``torchrun --nproc_per_node K hsinr train ...`` each rank trains on every K-th batch
   of the epoch (gloo on CPU, NCCL on CUDA), gradients are averaged by DDP, and rank 0 validates and writes.
@@ -17,7 +25,9 @@ optimiser, scheduler and RNG states) and ``best.pt`` written atomically, and one
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import random
 import time
@@ -29,10 +39,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set_rng_state_tensors
 from .config import save_config
 from .errors import ConfigError, TrainingError
 from .models import make
+from .models.contract import fit_closed_form_parts, is_closed_form
+from .run_folder import claim_run_folder
 from .tasks import make_task
 
 LAST, BEST = "last.pt", "best.pt"
@@ -54,13 +66,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    return rng_state_tensors()  # tensors and ints: checkpoints load with weights_only=True
 
 
 def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    set_rng_state_tensors(state)
 
 
 class _Distributed:
@@ -85,7 +95,9 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def train(config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+def train(
+    config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False
+) -> dict:
     """Train ``config["model"]`` on ``config["data"]`` into ``run_dir``; returns a summary dict.
 
     Args:
@@ -93,17 +105,51 @@ def train(config: dict, run_dir: str | Path, resume: bool = False, progress: boo
         run_dir: output folder: ``config.yaml``, ``split.json``, ``last.pt``, ``best.pt``, ``history.jsonl``.
         resume: continue from ``run_dir/last.pt``.
         progress: show progress bars.
+        overwrite: replace a run already in ``run_dir`` (see :func:`hsinr.run_folder.claim_run_folder`).
     """
     run_dir = Path(run_dir)
     tcfg = config["train"]
     device = pick_device(tcfg.get("device", "auto"))
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
+    # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer
+    folder = claim_run_folder(run_dir, config, resume=resume, overwrite=overwrite)
     world = _Distributed(device)
     try:
         return _train(config, run_dir, resume, progress and world.main, device, world)
     finally:
         world.close()
+        folder.release()
+
+
+def lr_factor(schedule: str, step: int, total_steps: int, steps_per_epoch: int, tcfg: dict) -> float:
+    """Learning-rate multiplier after ``step`` optimiser steps.
+
+    * ``"step"`` (the paper's): ×``lr_gamma`` every ``lr_step`` epochs.
+    * ``"cosine"``: linear warm-up over ``warmup_steps``, then half a cosine from 1 to 0 at ``total_steps``.
+    * ``"constant"``: 1 (after the warm-up).
+    """
+    warmup = int(tcfg.get("warmup_steps") or 0)
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "step":
+        return float(tcfg["lr_gamma"]) ** ((step // steps_per_epoch) // int(tcfg["lr_step"]))
+    if schedule == "cosine":
+        progress = min((step - warmup) / max(total_steps - warmup, 1), 1.0)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "constant":
+        return 1.0
+    raise ConfigError(f"train.schedule must be step, cosine or constant, got {schedule!r}")
+
+
+def _autocast(device: torch.device, amp: str):
+    """Mixed precision context for the forward pass (``train.amp``: off, bf16, fp16)."""
+    if amp in (None, "off", False):
+        return contextlib.nullcontext()
+    if amp not in ("bf16", "fp16"):
+        raise ConfigError(f"train.amp must be off, bf16 or fp16, got {amp!r}")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _train(config, run_dir, resume, progress, device, world) -> dict:
@@ -118,19 +164,40 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     world.barrier()
     if not world.main:
         task = make_task(config, run_dir)
-    spec = complete_spec({"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}, task)
-    model = make(spec).to(device)
+    spec = {"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}
+    spec = task.complete_spec(spec) if hasattr(task, "complete_spec") else spec
+    model = make(spec)
     meta = task.meta()
     meta["config"] = config
     if world.main:
         save_config(config, run_dir / "config.yaml")
 
-    if getattr(model, "closed_form", False):
+    if is_closed_form(model):
         return _fit_closed_form(model, spec, meta, task, run_dir, world)
+    if not resume:  # a closed-form prior is fitted once, then stored in every checkpoint
+        fit_closed_form_parts(model, task.train_pairs())
+    model = model.to(device)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(tcfg["lr"]))
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, int(tcfg["lr_step"]), float(tcfg["lr_gamma"]))
-    start_epoch, best_score, step = 0, -float("inf"), 0
+    weight_decay = float(tcfg.get("weight_decay") or 0.0)
+    optimizer_class = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
+    optimizer = optimizer_class(model.parameters(), lr=float(tcfg["lr"]), weight_decay=weight_decay)
+    dataset = task.train_dataset(seed)
+    batch_size = int(tcfg["batch_size"])
+    batches_per_epoch = math.ceil(len(dataset) / batch_size)
+    steps_per_epoch = batches_per_epoch // world.world  # every rank takes the same number of steps
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"{batches_per_epoch} batches per epoch for {world.world} ranks: raise data.patches_per_epoch"
+        )
+    total_steps = int(tcfg["steps"]) if tcfg.get("steps") else int(tcfg["epochs"]) * steps_per_epoch
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    schedule = str(tcfg.get("schedule") or "step")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(schedule, s, total_steps, steps_per_epoch, tcfg)
+    )
+    amp = tcfg.get("amp") or "off"
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    start_epoch, best_score, step, stale = 0, -float("inf"), 0, 0
     if resume:
         if not (run_dir / LAST).exists():
             raise ConfigError(f"{run_dir / LAST}: nothing to resume (no last checkpoint in the run folder)")
@@ -143,16 +210,21 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         scheduler.load_state_dict(training["scheduler"])
         _set_rng_state(training["rng"])
         start_epoch, best_score, step = training["epoch"] + 1, training["best_score"], training["step"]
+        stale = int(training.get("stale", 0))
 
     train_model = model
+    if tcfg.get("compile"):
+        train_model = torch.compile(model)
     if world.world > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    dataset = task.train_dataset(seed)
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            train_model, device_ids=[device] if device.type == "cuda" else None
+        )
     discriminator_step = getattr(task, "discriminator_step", None)
-    batch_size = int(tcfg["batch_size"])
-    epochs = int(tcfg["epochs"])
     budget_s = float(tcfg["max_minutes"]) * 60 if tcfg.get("max_minutes") else None
+    early_stop = int(tcfg.get("early_stop") or 0)
+    val_every = int(tcfg.get("val_every", 1))
     started = time.monotonic()
+    cpu_started = time.process_time()
     history_path = run_dir / "history.jsonl"
 
     def over_budget() -> bool:
@@ -162,95 +234,116 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             over = bool(flag.item())
         return over
-    summary: dict = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "epochs"}
 
+    summary: dict = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "steps", "total_steps": total_steps}
     for epoch in range(start_epoch, epochs):
+        if step >= total_steps:
+            break
         dataset.set_epoch(epoch)
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        usable = len(batches) - len(batches) % world.world  # every rank must take the same number of steps
-        if usable == 0:
-            raise ConfigError(f"{len(batches)} batches per epoch for {world.world} ranks: raise data.patches_per_epoch")
-        mine = batches[:usable][world.rank :: world.world]
+        mine = batches[: steps_per_epoch * world.world][world.rank :: world.world][: total_steps - step]
         loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=0)
         train_model.train()
         losses = []
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress, leave=False)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{epochs} (budget {total_steps} steps)",
+            unit="step",
+            disable=not progress,
+            leave=False,
+        )
         for batch in bar:
-            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            loss, _ = task.loss(train_model, batch)
+            batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            with _autocast(device, amp):
+                loss, _ = task.loss(train_model, batch)
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"epoch {epoch + 1}, step {step + 1}: loss is {float(loss.detach())}; stopped. "
-                    f"The last good checkpoint is {run_dir / LAST} (lower train.lr or check the data)"
+                    + (
+                        f"The last good checkpoint is {run_dir / LAST}"
+                        if (run_dir / LAST).exists()
+                        else "No checkpoint was written yet"
+                    )
+                    + " (lower train.lr or check the data)"
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
             if discriminator_step is not None:  # adversarial tasks (INSS) update their discriminators here
                 discriminator_step(train_model, batch)
             step += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if over_budget():  # the wall-clock budget may end an epoch early; it is then validated and saved
+            if over_budget():  # the optional wall-clock cap may end an epoch early; it is then validated and saved
                 break
-        scheduler.step()
-        record = {"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)}
+        record = {
+            "epoch": epoch + 1,
+            "step": step,
+            "train_loss": float(np.mean(losses)) if losses else None,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.monotonic() - started, 2),
+            "cpu_seconds": round(time.process_time() - cpu_started, 2),
+        }
+        finished = step >= total_steps or over_budget()
         if world.main:
-            val_every = int(tcfg.get("val_every", 1))
-            if (epoch + 1) % val_every == 0 or epoch + 1 == epochs:
+            if (epoch + 1) % val_every == 0 or finished:
                 val = task.validate(model, "val")
                 record.update({f"val_{k}": v for k, v in val.items()})
-                score = val.get("psnr", -record["train_loss"] if record["train_loss"] is not None else 0.0)
-                if score > best_score:
-                    best_score = score
-                    save_checkpoint(run_dir / BEST, model, spec, {**meta, "epoch": epoch + 1, "val": val})
-            training = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state(),
-                        "epoch": epoch, "step": step, "best_score": best_score}
-            save_checkpoint(run_dir / LAST, model, spec, {**meta, "epoch": epoch + 1}, training)
-            with history_path.open("a") as handle:
+                if "psnr" in val:  # best.pt: the best validation PSNR
+                    if val["psnr"] > best_score:
+                        best_score, stale = val["psnr"], 0
+                        save_checkpoint(
+                            run_dir / BEST, model, spec, {**meta, "epoch": epoch + 1, "step": step, "val": val}
+                        )
+                    else:
+                        stale += 1
+                else:  # no validation scenes: best.pt is the last state
+                    save_checkpoint(run_dir / BEST, model, spec, {**meta, "epoch": epoch + 1, "step": step})
+            training = {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": _rng_state(),
+                "epoch": epoch,
+                "step": step,
+                "best_score": best_score,
+                "stale": stale,
+            }
+            with history_path.open("a") as handle:  # history first: a kill before last.pt then only repeats an epoch
                 handle.write(json.dumps(record) + "\n")
+            save_checkpoint(run_dir / LAST, model, spec, {**meta, "epoch": epoch + 1, "step": step}, training)
             if progress:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}
                 tqdm.write(" ".join(f"{k}={v}" for k, v in shown.items()))
         world.barrier()
-        summary.update(epochs_run=summary["epochs_run"] + 1, last=record)
+        summary.update(epochs_run=summary["epochs_run"] + 1, last=record, steps=step)
         if over_budget():
-            summary["stopped"] = "time budget"
+            summary["stopped"] = "time cap (train.max_minutes)"
+            break
+        if early_stop and _broadcast_int(stale, world, device) >= early_stop:
+            summary["stopped"] = f"early stop ({early_stop} validations without improvement)"
             break
     summary["best_val_psnr"] = best_score if best_score > -float("inf") else None
     summary["seconds"] = round(time.monotonic() - started, 2)
+    summary["cpu_seconds"] = round(time.process_time() - cpu_started, 2)
     return summary
 
 
-def complete_spec(spec: dict, task) -> dict:
-    """Fill the builder arguments ``srf`` and ``wavelengths`` from the task's camera response when the model takes
-    them and the config leaves them out (the training-free colour-science recoveries), so the checkpoint's spec
-    holds them and stays self-describing."""
-    import inspect
-
-    from .models.registry import builder
-
-    wanted = inspect.signature(builder(spec["name"])).parameters
-    srf = getattr(task, "srf_array", lambda: None)()
-    if srf is None:
-        return spec
-    args = dict(spec["args"])
-    if "srf" in wanted and "srf" not in args:
-        args["srf"] = np.asarray(srf).tolist()
-    if "wavelengths" in wanted and "wavelengths" not in args:
-        args["wavelengths"] = np.asarray(task.wavelengths).tolist()
-    return {"name": spec["name"], "args": args}
+def _broadcast_int(value: int, world: _Distributed, device: torch.device) -> int:
+    """Rank 0's ``value`` on every rank (validation runs on rank 0 only)."""
+    if world.world == 1:
+        return value
+    tensor = torch.tensor([value], device=device)
+    dist.broadcast(tensor, 0)
+    return int(tensor.item())
 
 
 def _fit_closed_form(model, spec, meta, task, run_dir, world) -> dict:
     """Fit a closed-form model (least squares) on the training pairs, validate, write ``best.pt`` = ``last.pt``."""
     started = time.monotonic()
-    from .models.least_squares import fit_from_pairs
-
-    if getattr(model, "fits_data", True):  # training-free methods (bicubic, colour-science recovery) fit nothing
-        fit_from_pairs(model, task.train_pairs())
+    fit_closed_form_parts(model, task.train_pairs())
     summary = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "closed form"}
     if world.main:
         val = task.validate(model, "val")

@@ -11,9 +11,22 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="train and evaluate a list of methods under one protocol")
     p.add_argument("config", help="benchmark YAML (see configs/table1_cave.yaml)")
     p.add_argument("-o", "--out", help="output folder (default runs/<config name>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.max_minutes=5")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_minutes=5",
+    )
     p.add_argument("--retrain", action="store_true", help="train again even where a best.pt exists")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="LABEL",
+        help="train only this method (repeatable) and evaluate nothing; run once more without it for the table",
+    )
+    p.add_argument("--device", default="cpu", help="device for training and evaluation (cpu, cuda)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -24,7 +37,12 @@ def run(args) -> int:
 
     config = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / slug(config.get("name", Path(args.config).stem)))
-    result = run_benchmark(config, out, progress=not args.quiet, reuse=not args.retrain)
+    result = run_benchmark(
+        config, out, progress=not args.quiet, reuse=not args.retrain, only=args.only, device=args.device
+    )
+    if args.only:
+        print(f"trained {', '.join(args.only)} in {out}/runs/")
+        return 0
     print(format_markdown(result["rows"], config.get("name"), result["protocol"]))
     print(f"tables and figures written to {out}/")
     return 0

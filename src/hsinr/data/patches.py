@@ -7,7 +7,7 @@ random 64x64 patches (1000 for CAVE and NUS) cropped from the training scenes.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -91,6 +91,8 @@ class PatchDataset(EpochPatchSampler):
         patches_per_epoch: the dataset's length.
         augment: apply random flips/transpose.
         seed: non-negative random seed.
+        transform: optional ``transform(rgb, cube, rng) -> (rgb, cube)`` applied to each ``(p, p, ·)`` crop with a
+            generator seeded by ``(seed, epoch, index)`` (e.g. :class:`~hsinr.data.augment.Relight`).
 
     Returns (per item): ``{"rgb": (3, p, p), "cube": (C, p, p)}`` float32 tensors.
 
@@ -106,6 +108,7 @@ class PatchDataset(EpochPatchSampler):
         patches_per_epoch: int = 1000,
         augment: bool = True,
         seed: int = 0,
+        transform: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         if patch_size < 1 or patches_per_epoch < 1 or seed < 0:
             raise ConfigError(
@@ -122,15 +125,16 @@ class PatchDataset(EpochPatchSampler):
             raise DataError(f"scenes smaller than the {patch_size}x{patch_size} patch: {', '.join(small)}")
         super().__init__(patch_size, patches_per_epoch, augment, seed)
         self.scene_sizes = [pair.cube.shape[:2] for pair in self.pairs]
+        self.transform = transform
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         scene, top, left, op = self.draw(index)
         pair = self.pairs[scene]
         rows, cols = slice(top, top + self.patch_size), slice(left, left + self.patch_size)
-        return {
-            "rgb": _to_chw(dihedral(pair.rgb[rows, cols], op)),
-            "cube": _to_chw(dihedral(pair.cube[rows, cols], op)),
-        }
+        rgb, cube = pair.rgb[rows, cols], pair.cube[rows, cols]
+        if self.transform is not None:
+            rgb, cube = self.transform(rgb, cube, np.random.default_rng((self.seed, self.epoch, index, 1)))
+        return {"rgb": _to_chw(dihedral(rgb, op)), "cube": _to_chw(dihedral(cube, op))}
 
 
 class FullImageDataset(Dataset):

@@ -42,23 +42,42 @@ from .registry import register
 
 NORMS = ("local", "instance", "none")
 COORDS = ("cell", "image")
+ENCODINGS = ("bandlimited", "paper")
+HEAD_INITS = ("shared", "paper")
+PADDINGS = ("zeros", "reflect", "replicate")
 
 
-def periodic_encoding(x: torch.Tensor, y: torch.Tensor, frequencies: int) -> torch.Tensor:
-    """Eq. 7–8: γ(p) = [cos(2^k π x), sin(2^k π x), cos(2^k π y), sin(2^k π y)] for k = 0…N−1.
+def encoding_frequencies(frequencies: int, cell_size: int, kind: str = "bandlimited") -> list[float]:
+    """Angular frequencies ω_k (radians per unit coordinate) of the N = ``frequencies`` encoding pairs.
+
+    * ``"paper"`` (eq. 7–8 literally): ``ω_k = 2^k π``, k = 0…N−1. With cell-relative coordinates (``c`` pixels per
+      unit) every ``2^k ≥ c`` lands on or above the sampling rate of the cell's pixels: the channel is constant or a
+      ±1 checkerboard, so on 4-pixel cells N = 5 carries no more information than N = 3.
+    * ``"bandlimited"`` (default): the same lowest frequency ``π`` (half a cycle per unit), then N−1 geometric steps
+      up to 0.9 × the Nyquist rate of ``cell_size`` samples (``0.9 c π``), so every channel varies over the pixels
+      of a cell and no two channels alias onto each other. Identical to ``"paper"`` for N = 1.
+    """
+    if kind == "paper" or frequencies <= 1:
+        return [(2.0**k) * math.pi for k in range(frequencies)]
+    top = max(0.9 * cell_size, 1.0)
+    return [math.pi * top ** (k / (frequencies - 1)) for k in range(frequencies)]
+
+
+def periodic_encoding(x: torch.Tensor, y: torch.Tensor, omegas: list[float]) -> torch.Tensor:
+    """Eq. 7–8: γ(p) = [cos(ω_k x), sin(ω_k x), cos(ω_k y), sin(ω_k y)] for each ω_k (see
+    :func:`encoding_frequencies`; the paper's ω_k = 2^k π).
 
     Args:
         x, y: coordinates of the same shape ``(...)``, normally in (0, 1).
-        frequencies: N; 0 returns the raw coordinates ``[x, y]`` (Table III "w/o").
+        omegas: angular frequencies; an empty list returns the raw coordinates ``[x, y]`` (Table III "w/o").
 
     Returns:
         ``(4N, ...)`` (or ``(2, ...)`` for N = 0), ordered by frequency k, then (cos x, sin x, cos y, sin y).
     """
-    if frequencies == 0:
+    if not omegas:
         return torch.stack([x, y])
     features = []
-    for k in range(frequencies):
-        w = (2.0**k) * math.pi
+    for w in omegas:
         features += [torch.cos(w * x), torch.sin(w * x), torch.cos(w * y), torch.sin(w * y)]
     return torch.stack(features)
 
@@ -80,8 +99,9 @@ class LocalStatsNorm(nn.Module):
         super().__init__()
         if mode not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {mode!r}")
-        if window < 1 or window % 2 == 0:
-            raise ValueError(f"norm_window must be a positive odd number of cells, got {window}")
+        if mode == "local" and (window < 3 or window % 2 == 0):
+            # A 1-cell window normalises every value by itself: x − mean = 0, so the estimator would output zeros.
+            raise ValueError(f"norm_window must be an odd number of cells ≥ 3, got {window}")
         self.mode, self.window, self.eps = mode, window, eps
         self.gamma = nn.Conv2d(cond_channels, channels, 1)
         self.beta = nn.Conv2d(cond_channels, channels, 1)
@@ -93,13 +113,15 @@ class LocalStatsNorm(nn.Module):
         return F.avg_pool2d(x, (self.window, 1), stride=1, padding=(r, 0), count_include_pad=False)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()  # statistics in float32 even under mixed precision (variance of large activations)
         if self.mode == "local":
             mean = self._local_mean(x)
             var = (self._local_mean(x * x) - mean * mean).clamp_min(0.0)
             x = (x - mean) / torch.sqrt(var + self.eps)
         elif self.mode == "instance":
             x = F.instance_norm(x, eps=self.eps)
-        return x * (1.0 + self.gamma(cond)) + self.beta(cond)
+        return (x * (1.0 + self.gamma(cond).float()) + self.beta(cond).float()).to(dtype)
 
 
 class INRHSISR(nn.Module):
@@ -119,6 +141,15 @@ class INRHSISR(nn.Module):
             the first predicted weight matrix (capacity is unchanged) but makes training converge several times
             faster (80 Adam steps on synthetic scenes: 22 dB → 31 dB PSNR with gain 5). ``1.0`` is the paper-literal
             input.
+        encoding: ``"bandlimited"`` (every channel informative at this cell size) or ``"paper"`` (ω_k = 2^k π); see
+            :func:`encoding_frequencies`.
+        head_init: ``"shared"`` (every cell starts from one well-scaled MLP, small 1×1 head weights) or ``"paper"``
+            (PyTorch's default initialisation of the 1×1 head).
+        head_scaling: ``"width"`` (the head's weights are multiplied by ``min(1, 64 / hyper_width)``, muP-style, so
+            wide hypernetworks train at the learning rates of narrow ones) or ``"none"`` (paper-literal).
+        padding: padding of the hypernetwork's 3×3 convolutions: ``"zeros"`` (paper) or ``"reflect"`` /
+            ``"replicate"``, which make the border of a 64-pixel training patch look like image content instead of
+            black, so that patches and whole images give the estimator the same statistics.
     """
 
     input_keys = ("rgb",)
@@ -137,39 +168,64 @@ class INRHSISR(nn.Module):
         norm: str = "local",
         norm_window: int = 15,
         rgb_gain: float = 5.0,
+        encoding: str = "bandlimited",
+        head_init: str = "shared",
+        head_scaling: str = "width",
+        padding: str = "zeros",
     ):
         super().__init__()
         if cell_size < 1 or cell_size & (cell_size - 1):
             raise ValueError(f"cell_size must be a power of two, got {cell_size}")
         if coords not in COORDS:
             raise ValueError(f"coords must be one of {COORDS}, got {coords!r}")
+        for value, allowed, key in (
+            (encoding, ENCODINGS, "encoding"),
+            (head_init, HEAD_INITS, "head_init"),
+            (head_scaling, ("width", "none"), "head_scaling"),
+            (padding, PADDINGS, "padding"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
         if frequencies < 0 or mlp_hidden_layers < 1:
             raise ValueError("frequencies must be ≥ 0 and mlp_hidden_layers ≥ 1")
         self.out_bands, self.cell_size, self.frequencies, self.coords = out_bands, cell_size, frequencies, coords
         self.norm, self.norm_window, self.hyper_blocks = norm, norm_window, hyper_blocks
         self.rgb_gain = float(rgb_gain)
+        self.omegas = encoding_frequencies(frequencies, cell_size if coords == "cell" else 64, encoding)
         self.downsampling_layers = int(math.log2(cell_size))
 
-        self.stem = nn.Conv2d(3, stem_width, 3, padding=1)
+        pad = {"padding": 1, "padding_mode": padding}
+        self.stem = nn.Conv2d(3, stem_width, 3, **pad)
         self.down = nn.ModuleList(
-            nn.Conv2d(stem_width, stem_width, 3, stride=2, padding=1) for _ in range(self.downsampling_layers)
+            nn.Conv2d(stem_width, stem_width, 3, stride=2, **pad) for _ in range(self.downsampling_layers)
         )
-        self.lift = nn.Conv2d(stem_width, hyper_width, 3, padding=1)
-        self.blocks = nn.ModuleList(nn.Conv2d(hyper_width, hyper_width, 3, padding=1) for _ in range(hyper_blocks))
+        self.lift = nn.Conv2d(stem_width, hyper_width, 3, **pad)
+        self.blocks = nn.ModuleList(nn.Conv2d(hyper_width, hyper_width, 3, **pad) for _ in range(hyper_blocks))
         self.norms = nn.ModuleList(
             LocalStatsNorm(hyper_width, stem_width, norm, norm_window) for _ in range(hyper_blocks)
         )
 
         in_features = 3 + encoding_channels(frequencies)
         sizes = [in_features] + [mlp_width] * mlp_hidden_layers + [out_bands]
-        self.layer_shapes = list(zip(sizes[:-1], sizes[1:]))  # (fan_in, fan_out) of each MLP layer
+        self.layer_shapes = list(zip(sizes[:-1], sizes[1:], strict=True))  # (fan_in, fan_out) of each MLP layer
         self.mlp_parameters = sum(i * o + o for i, o in self.layer_shapes)
         self.head = nn.Conv2d(hyper_width, self.mlp_parameters, 1)
         # Width-aware multiplier on the head's weights (as in muP): Adam moves every weight by about the learning
         # rate, so a 1024-wide head would change each predicted MLP weight 16x faster than a 64-wide one and diverge
         # at learning rates the small models need. Scaling by 64/width keeps the step size independent of the width.
-        self.head_multiplier = min(1.0, 64.0 / hyper_width)
-        self._init_head()
+        self.head_multiplier = min(1.0, 64.0 / hyper_width) if head_scaling == "width" else 1.0
+        if head_init == "shared":
+            self._init_head()
+
+    def zero_output(self) -> None:
+        """Make the model output exactly zero at the start (the learned residual over a prior starts at the prior):
+        the head's weights and biases that produce the MLP's last layer are zeroed. The gradient still reaches them
+        (it is the last hidden activation), so training moves away from zero at once."""
+        fan_in, fan_out = self.layer_shapes[-1]
+        last = fan_in * fan_out + fan_out
+        with torch.no_grad():
+            self.head.weight[-last:].zero_()
+            self.head.bias[-last:].zero_()
 
     def _init_head(self) -> None:
         """Start every cell from the same well-scaled MLP: the head's bias holds unit-variance weights (scaled by
@@ -190,7 +246,7 @@ class INRHSISR(nn.Module):
         for conv in self.down:
             cond = F.relu(conv(cond))
         x = F.relu(self.lift(cond))
-        for conv, norm in zip(self.blocks, self.norms):
+        for conv, norm in zip(self.blocks, self.norms, strict=True):
             x = F.relu(norm(conv(x), cond))
         return F.conv2d(x, self.head.weight * self.head_multiplier, self.head.bias)
 
@@ -209,7 +265,7 @@ class INRHSISR(nn.Module):
             ys = (torch.arange(h, device=dev, dtype=dt) + origin[0] + 0.5) / full_h
             xs = (torch.arange(w, device=dev, dtype=dt) + origin[1] + 0.5) / full_w
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-        enc = periodic_encoding(grid_x, grid_y, self.frequencies)
+        enc = periodic_encoding(grid_x, grid_y, self.omegas)
         return torch.cat([rgb * self.rgb_gain, enc.unsqueeze(0).expand(n, -1, -1, -1)], dim=1)
 
     def evaluate_mlps(self, inputs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,8 @@ These models have no trainable parameters: the matrix is a buffer, stored in che
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations_with_replacement
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ class LeastSquaresMap(nn.Module):
         features = self.expand(torch.from_numpy(rgb_pixels)).numpy()
         return features.T @ features, features.T @ cube_pixels
 
-    def solve(self, xtx: np.ndarray, xty: np.ndarray, pixels: int, ridge: float = 1e-6) -> "LeastSquaresMap":
+    def solve(self, xtx: np.ndarray, xty: np.ndarray, pixels: int, ridge: float = 1e-6) -> LeastSquaresMap:
         """Set ``W = (XᵀX/P + ridge·I)⁻¹ XᵀY/P`` (minimum-norm solution when singular); returns ``self``."""
         if pixels < 1:
             raise DataError("no pixels to fit the least-squares map on")
@@ -102,7 +102,7 @@ class LeastSquaresMap(nn.Module):
         self.fitted.fill_(True)
         return self
 
-    def fit(self, rgb_pixels: np.ndarray, cube_pixels: np.ndarray, ridge: float = 1e-6) -> "LeastSquaresMap":
+    def fit(self, rgb_pixels: np.ndarray, cube_pixels: np.ndarray, ridge: float = 1e-6) -> LeastSquaresMap:
         """Fit ``W`` on ``rgb_pixels (P, 3)`` and ``cube_pixels (P, out_bands)`` (linear values); returns ``self``."""
         xtx, xty = self.normal_equations(rgb_pixels, cube_pixels)
         return self.solve(xtx, xty, len(rgb_pixels), ridge)
@@ -165,9 +165,7 @@ class RootPolynomialLeastSquares(LeastSquaresMap):
         return torch.stack(terms, dim=-1)
 
 
-def fit_from_pairs(
-    model: nn.Module, pairs: Iterable[tuple[np.ndarray, np.ndarray]], ridge: float = 1e-6
-) -> nn.Module:
+def fit_from_pairs(model: nn.Module, pairs: Iterable[tuple[np.ndarray, np.ndarray]], ridge: float = 1e-6) -> nn.Module:
     """Fit a closed-form model on ``(rgb (H, W, 3), cube (H, W, C))`` numpy pairs, one pair in memory at a time.
 
     For a :class:`LeastSquaresMap` the normal equations ``XᵀX`` (``T × T``) and ``XᵀY`` (``T × C``) are summed over

@@ -1,0 +1,116 @@
+"""A closed-form physical prior plus a learned residual, optionally projected onto exact RGB consistency.
+
+    ŷ = prior(x) + r_θ(x)                         (prior: root-polynomial least squares, fitted on the training set)
+    ŷ ← ŷ + P⁺ (x − P ŷ),  P⁺ = Pᵀ (P Pᵀ)⁻¹     (``consistency=True``: exact re-rendering, P ŷ = x)
+
+``x`` is the linear camera RGB ``(N, 3, H, W)``, ``P`` the ``(3, C)`` camera response (``rgb = cube @ P.T``, eq. 4 of
+the INR-HSISR paper) and ``r_θ`` any RGB → HSI network of the registry (INR-HSISR by default). The residual network's
+output layer starts at zero, so an untrained model *is* the least-squares map, and training only has to learn what
+the prior misses. The projection keeps only the component of the prediction that the camera cannot see (the
+*metameric black*); the visible component is fixed by the input, so re-rendering the output reproduces the input RGB
+exactly. Both ideas follow Lin & Finlayson on physically plausible spectral reconstruction (Y.-T. Lin, G. D.
+Finlayson, "Physically plausible spectral reconstruction", Sensors 20(21), 2020, and "Exposure invariance in spectral
+reconstruction from RGB images", CIC 2019).
+
+The prior is fitted by the trainer through :meth:`PriorResidual.fit_prior` before the first optimiser step (the model
+contract's closed-form part, see :mod:`hsinr.models.contract`); its matrix is a buffer, so checkpoints carry it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..errors import ConfigError
+from .least_squares import RootPolynomialLeastSquares, fit_from_pairs
+from .registry import make, register
+
+
+def zero_output_layer(model: nn.Module) -> None:
+    """Make ``model``'s output start at zero: its own ``zero_output()`` when it has one, else the weights and bias of
+    the last convolution or linear layer it defines (the output layer of the project's CNN baselines)."""
+    if hasattr(model, "zero_output"):
+        model.zero_output()
+        return
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not layers:
+        raise ConfigError(f"{type(model).__name__} has no output layer to start at zero")
+    with torch.no_grad():
+        layers[-1].weight.zero_()
+        if layers[-1].bias is not None:
+            layers[-1].bias.zero_()
+
+
+class PriorResidual(nn.Module):
+    """``(N, 3, H, W)`` linear RGB → ``(N, out_bands, H, W)``: root-polynomial prior + residual network.
+
+    Args:
+        residual: registry spec ``{"name", "args"}`` of the residual network (its ``out_bands`` is set to ours).
+        out_bands: bands produced.
+        degree: root-polynomial degree of the prior (1 = linear, 2, 3).
+        ridge: ridge of the prior's normal equations (see :mod:`.least_squares`).
+        consistency: project the output onto ``P ŷ = x`` (needs ``srf``).
+        srf: ``(3, out_bands)`` camera response, filled from the task when the config leaves it out.
+    """
+
+    input_keys = ("rgb",)
+
+    def __init__(
+        self,
+        residual: dict,
+        out_bands: int = 31,
+        degree: int = 2,
+        ridge: float = 1e-6,
+        consistency: bool = False,
+        srf: list | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(residual, dict) or "name" not in residual:
+            raise ConfigError("prior_residual needs residual: {name: ..., args: {...}}")
+        self.out_bands, self.ridge, self.consistency = out_bands, float(ridge), bool(consistency)
+        self.prior = RootPolynomialLeastSquares(out_bands, degree)
+        args = {**(residual.get("args") or {}), "out_bands": out_bands}
+        self.residual = make({"name": residual["name"], "args": args})
+        zero_output_layer(self.residual)
+        if consistency and srf is None:
+            raise ConfigError("prior_residual: consistency needs the camera response srf (3, out_bands)")
+        if srf is not None:
+            P = torch.as_tensor(np.asarray(srf, dtype=np.float64))
+            if P.shape != (3, out_bands):
+                raise ConfigError(f"prior_residual: srf must be (3, {out_bands}), got {tuple(P.shape)}")
+            # P⁺ = Pᵀ(PPᵀ)⁻¹ for a full-rank response, (C, 3): maps an RGB error back to the smallest spectral
+            # correction that removes it (the pseudo-inverse also covers rank-deficient responses).
+            self.register_buffer("srf", P.float())
+            self.register_buffer("back_projection", torch.linalg.pinv(P).float())
+        else:
+            self.srf = None
+
+    def fit_prior(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Fit the least-squares prior on ``(rgb (H, W, 3), cube (H, W, C))`` training pairs."""
+        fit_from_pairs(self.prior, pairs, self.ridge)
+
+    def forward(self, rgb: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        out = self.prior(rgb) + self.residual(rgb, *args, **kwargs)
+        if self.consistency:
+            error = rgb - torch.einsum("kc,nchw->nkhw", self.srf.to(out.dtype), out)
+            out = out + torch.einsum("ck,nkhw->nchw", self.back_projection.to(out.dtype), error)
+        return out
+
+    # The residual network decides how the model may be tiled.
+    def receptive_radius(self) -> int | None:
+        radius = getattr(self.residual, "receptive_radius", None)
+        return radius() if callable(radius) else None
+
+    @property
+    def alignment(self) -> int:
+        return int(getattr(self.residual, "alignment", 1))
+
+    def extra_macs(self, height: int, width: int) -> int:
+        residual = getattr(self.residual, "extra_macs", None)
+        return self.prior.extra_macs(height, width) + (residual(height, width) if callable(residual) else 0)
+
+
+register("prior_residual")(PriorResidual)  # the class itself: its signature tells the task which args to fill
