@@ -1,4 +1,4 @@
-"""``hsinr reconstruct RGB --model CKPT -o CUBE``: RGB image of any size → hyperspectral cube, tiled and streamed."""
+"""``hsinr reconstruct RGB [--model NAME|CKPT] -o CUBE``: RGB image of any size → cube, tiled and streamed."""
 
 from __future__ import annotations
 
@@ -8,14 +8,32 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..spectral.encoding import INPUT_CHOICES
 
 STREAMED = (".h5", ".hdf5", ".mat", ".hdr", ".npy")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("reconstruct", help="reconstruct a hyperspectral cube from an RGB image")
-    p.add_argument("image", help="RGB image (.png/.jpg/.bmp/.tif; 8 or 16 bit, linear RGB expected)")
-    p.add_argument("--model", required=True, help="checkpoint (.pt) written by hsinr train")
+    p.add_argument("image", help="RGB image (.png/.jpg/.bmp/.tif; 8 or 16 bit or float)")
+    p.add_argument(
+        "--model",
+        help="pretrained model name (see hsinr models; default: the registry's default, srgb) "
+        "or a checkpoint (.pt) written by hsinr train",
+    )
+    p.add_argument(
+        "--input",
+        default="auto",
+        choices=INPUT_CHOICES,
+        help="encoding of the image's values: auto (8-bit files are sRGB, 16-bit and float are linear), "
+        "linear, or srgb (decoded with the sRGB transfer function)",
+    )
+    p.add_argument(
+        "--keep-exposure",
+        action="store_true",
+        help="feed the values as they are (default: scale the image to the training images' mean level "
+        "and the cube back, so a photo twice as bright gives a cube twice as bright)",
+    )
     p.add_argument("-o", "--output", required=True, help="cube file: .mat (v7.3), .h5, .hdr (ENVI), .npy, .tif, .npz")
     p.add_argument("--tile", type=int, default=256, help="core tile size in pixels (memory grows with it)")
     p.add_argument("--preview", help="also write a false-colour PNG of the result here")
@@ -25,16 +43,26 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..checkpoint import load_checkpoint
+    from functools import partial
+
     from ..cube import Cube
     from ..infer import output_bands, reconstruct
     from ..input_check import input_warnings
     from ..io import open_cube_writer, read_rgb, write_cube, write_rgb
+    from ..pretrained import load_model
+    from ..spectral.encoding import choose_input_encoding, decode_rgb, reconstruct_at_exposure, reference_level
 
-    model, meta = load_checkpoint(args.model, args.device)
+    check_options(args)  # before anything is loaded or written
+    model, meta = load_model(args.model, args.device)
     if tuple(getattr(model, "input_keys", ("rgb",))) != ("rgb",):
-        raise DataError(f"{args.model}: model {meta['spec']['name']!r} does not take a single RGB image")
+        raise DataError(f"{meta['source']}: model {meta['spec']['name']!r} does not take a single RGB image")
     rgb = read_rgb(args.image)
+    encoding, note = choose_input_encoding(args.image, args.input)
+    if note:
+        print(f"input: {note}", file=sys.stderr)
+    rgb = decode_rgb(rgb, encoding)
+    predict = partial(reconstruct, model=model, tile=args.tile, progress=not args.quiet)
+    reference = None if args.keep_exposure else reference_level(meta)
     for warning in input_warnings(rgb, meta, args.image):
         print(f"warning: {warning}", file=sys.stderr)
     wavelengths = np.asarray(meta.get("wavelengths") or np.linspace(400, 700, output_bands(model)))
@@ -45,9 +73,9 @@ def run(args) -> int:
     if out.suffix.lower() in STREAMED:
         with open_cube_writer(out, (height, width, len(wavelengths)), wavelengths) as writer:
             sink = preview.wrap(writer) if preview else writer
-            reconstruct(rgb, model, tile=args.tile, writer=sink, progress=not args.quiet)
+            reconstruct_at_exposure(rgb, predict, reference, writer=sink)
     else:
-        cube = reconstruct(rgb, model, tile=args.tile, progress=not args.quiet)
+        cube, _ = reconstruct_at_exposure(rgb, predict, reference)
         if preview:
             preview.write(0, 0, cube)
         write_cube(out, Cube(cube, wavelengths))
@@ -56,6 +84,54 @@ def run(args) -> int:
         write_rgb(args.preview, preview.image())
         print(f"wrote {args.preview}")
     return 0
+
+
+def check_device(name: str) -> None:
+    """:class:`DataError` for a device name torch does not know or a GPU that is not there."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise DataError(f"--device {name!r}: not a device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DataError(f"--device {name}: no CUDA GPU is available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DataError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DataError(f"--device {name}: Apple MPS is not available on this machine; use --device cpu")
+
+
+def output_files(path: Path) -> set[Path]:
+    """The files a cube written to ``path`` occupies (an ENVI header and its data file, a .npy and its sidecar)."""
+    from ..io.envi import envi_pair
+    from ..io.numpy_files import sidecar_of
+
+    suffix = path.suffix.lower()
+    files = set(envi_pair(path)) if suffix in (".hdr", ".img") else {path}
+    if suffix == ".npy":
+        files.add(sidecar_of(path))
+    return {file.resolve() for file in files}
+
+
+def check_options(args) -> None:
+    """Refuse options that cannot work before the model is loaded: a tile < 1, an unknown or absent device, a
+    preview that would overwrite the cube, an output folder that does not exist."""
+    if args.tile < 1:
+        raise DataError(f"--tile {args.tile}: the tile size is a number of pixels >= 1 (e.g. 256)")
+    check_device(args.device)
+    out = Path(args.output)
+    if out.is_dir():
+        raise DataError(f"-o {out}: is a folder; give a cube file name")
+    if not out.resolve().parent.is_dir():
+        raise DataError(f"-o {out}: output folder {out.parent} does not exist")
+    if args.preview:
+        preview = Path(args.preview)
+        if preview.resolve() in output_files(out):
+            raise DataError(f"--preview {preview} would overwrite the cube written to -o {out}; give another name")
+        if not preview.resolve().parent.is_dir():
+            raise DataError(f"--preview {preview}: output folder {preview.parent} does not exist")
 
 
 class _PreviewTee:
