@@ -10,19 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from hsinr.cli import main
+from hsinr.data.fusion import FusionFullDataset, FusionPatchDataset
 from hsinr.errors import ConfigError, DataError
-from hsinr.fusion import (
-    FusionFullDataset,
-    FusionPatchDataset,
-    band_average_response,
-    blur_downsample,
-    fuse,
-    gaussian_kernel,
-    simulate_pair,
-)
+from hsinr.infer import fuse
 from hsinr.models import make
 from hsinr.models.inf3 import area_weights, axis_neighbours, inr_cs_weights, pixel_centres
 from hsinr.spectral import render_rgb
+from hsinr.spectral.degradation import band_average_response, blur_downsample, gaussian_kernel, simulate_pair
 
 TINY = {
     "spectral_features": 8,
@@ -100,8 +94,12 @@ def test_inf3_rejects_bad_sizes_and_options():
 def test_inr_cs_weights_hand_computed():
     # ||a|| ||b|| cos(a, b) = <a, b>: anchor (2, 0) against (3, 4), (0, 1), (-1, 0), (2, 0) gives 6, 0, -2, 4.
     anchor = torch.tensor([[2.0, 0.0]])
-    neighbours = [torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([[-1.0, 0.0]]),
-                  torch.tensor([[2.0, 0.0]])]
+    neighbours = [
+        torch.tensor([[3.0, 4.0]]),
+        torch.tensor([[0.0, 1.0]]),
+        torch.tensor([[-1.0, 0.0]]),
+        torch.tensor([[2.0, 0.0]]),
+    ]
     weights = inr_cs_weights(anchor, neighbours, dim=1)[:, 0]
     exps = [math.exp(6), math.exp(0), math.exp(-2), math.exp(4)]
     expected = torch.tensor([e / sum(exps) for e in exps])
@@ -145,14 +143,63 @@ def test_blur_of_a_delta_is_the_kernel_and_constant_stays_constant():
     assert blur_downsample(constant, 4).shape == (4, 3, 3)
 
 
-def test_downsampling_phase_and_torch_numpy_agree():
+def test_decimation_is_centred_on_the_block_and_torch_numpy_agree():
     image = np.random.default_rng(0).random((16, 8, 3)).astype(np.float32)
-    # kernel 1 = no blur: LR pixel i is HR pixel 4*i + 2 (phase scale // 2)
-    np.testing.assert_array_equal(blur_downsample(image, 4, kernel=1), image[2::4, 2::4])
+    # odd scale, kernel 1 = no blur: LR pixel i is the block's centre pixel 3*i + 1
+    np.testing.assert_array_equal(blur_downsample(image[:15, :6], 3, kernel=1), image[1:15:3, 1:6:3])
+    # even scale, kernel 1: the block centre 4*i + 1.5 lies between 4 pixels, which are averaged
+    centre = image[1::4, 1::4] + image[2::4, 1::4] + image[1::4, 2::4] + image[2::4, 2::4]
+    np.testing.assert_allclose(blur_downsample(image, 4, kernel=1), centre / 4, atol=1e-6)
     from_torch = blur_downsample(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()), 4)
     np.testing.assert_allclose(from_torch[0].permute(1, 2, 0).numpy(), blur_downsample(image, 4), atol=1e-6)
     with pytest.raises(DataError, match="multiple of the scale"):
         blur_downsample(image[:15], 4)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 8])
+def test_a_ramp_decimates_to_its_value_at_the_lr_pixel_centre_and_upsamples_back_exactly(scale):
+    """The one geometry: LR pixel i sits at HR coordinate scale*i + (scale-1)/2 in decimation and upsampling."""
+    from hsinr.spectral.degradation import lr_pixel_centre, upsample_bicubic
+
+    size = 16 * scale
+    ramp = np.add.outer(0.3 * np.arange(size), 0.1 * np.arange(size))[..., None].astype(np.float64)
+    lr = blur_downsample(ramp, scale)
+    centres = lr_pixel_centre(np.arange(16), scale)
+    np.testing.assert_allclose(lr[2:-2, 2:-2, 0], np.add.outer(0.3 * centres, 0.1 * centres)[2:-2, 2:-2], atol=1e-4)
+    up = upsample_bicubic(torch.from_numpy(lr.transpose(2, 0, 1)[None].astype(np.float64)), scale)[0, 0].numpy()
+    inner = slice(3 * scale, -3 * scale)  # away from the reflected border of the decimation
+    np.testing.assert_allclose(up[inner, inner], ramp[inner, inner, 0], atol=1e-4)
+    # a geometry off by half an HR pixel (the old decimation at scale*i + scale//2) would miss by 0.2 here
+    if scale % 2 == 0:
+        assert np.abs(ramp[scale // 2 :: scale, scale // 2 :: scale, 0] - lr[..., 0])[2:-2, 2:-2].min() > 0.19
+
+
+def test_a_smooth_pattern_decimated_then_upsampled_returns_close_to_itself():
+    from hsinr.spectral.degradation import upsample_bicubic
+
+    y, x = np.mgrid[0:128, 0:128] / 128.0
+    smooth = (0.5 + 0.3 * np.sin(2 * np.pi * (1.5 * x + 0.5 * y)) * np.cos(2 * np.pi * y))[..., None]
+    up = upsample_bicubic(torch.from_numpy(blur_downsample(smooth, 4).transpose(2, 0, 1)[None]), 4)[0, 0].numpy()
+    rmse = np.sqrt(np.mean((up - smooth[..., 0]) ** 2))
+    assert rmse < 0.006
+    # the same image shifted by one HR pixel is much further away: a shift would be seen
+    assert np.sqrt(np.mean((up[:, 1:] - smooth[:, :-1, 0]) ** 2)) > 2 * rmse
+
+
+def test_shifting_the_image_by_the_scale_shifts_the_lr_image_by_one_pixel():
+    image = np.random.default_rng(1).random((32, 32, 2))
+    lr = blur_downsample(image, 4)
+    shifted = blur_downsample(np.roll(image, (4, -4), axis=(0, 1)), 4)
+    np.testing.assert_allclose(shifted[2:-2, 2:-2], np.roll(lr, (1, -1), axis=(0, 1))[2:-2, 2:-2], atol=1e-6)
+
+
+def test_inf3_neighbours_use_the_geometry_of_the_decimation():
+    from hsinr.spectral.degradation import hr_to_lr_coordinate, lr_pixel_centre
+
+    rows = axis_neighbours(16, 4)
+    u = hr_to_lr_coordinate(np.arange(16), 4)
+    np.testing.assert_allclose(rows.offset[0].numpy()[4:12], (u - np.floor(u))[4:12], atol=1e-6)
+    assert lr_pixel_centre(hr_to_lr_coordinate(7.0, 4), 4) == pytest.approx(7.0)
 
 
 def test_simulate_pair_renders_msi_like_render_rgb():
@@ -207,12 +254,20 @@ def test_full_dataset_crops_to_a_multiple_of_the_scale():
     np.testing.assert_array_equal(item["cube"].permute(1, 2, 0).numpy(), cube[:44, :36])
 
 
-def test_bicubic_baseline_is_torch_interpolate():
+def test_bicubic_baseline_is_the_projects_upsampling():
+    from hsinr.spectral.degradation import upsample_bicubic
+
     model = make({"name": "bicubic_fusion", "args": {"scale": 4, "hsi_bands": 6}})
     lr, msi = torch.rand(2, 6, 5, 7), torch.rand(2, 3, 20, 28)
-    expected = F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)
-    assert torch.equal(model(lr, msi), expected)
+    assert torch.equal(model(lr, msi), upsample_bicubic(lr, 4))
     assert model.closed_form and not list(model.parameters())
+    # Keys a = -0.5 at the phases of x4: HR pixel 4i + 2 sits at u = i + 1/8 (cubic_kernel weights by hand)
+    row = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0]).reshape(1, 1, 1, 6).expand(1, 1, 2, 6)
+    up = upsample_bicubic(row, 4)[0, 0, 0]
+    t = 0.125
+    assert float(up[10]) == pytest.approx(1.5 * t**3 - 2.5 * t**2 + 1, abs=1e-6)  # HR 10 = 4*2 + 2: u = 2.125
+    assert float(up[6]) == pytest.approx(1.5 * 0.875**3 - 2.5 * 0.875**2 + 1, abs=1e-6)  # u = 1.125, 0.875 away
+    assert float(up[14]) == pytest.approx(-0.5 * 1.125**3 + 2.5 * 1.125**2 - 4 * 1.125 + 2, abs=1e-6)  # u = 3.125
 
 
 @pytest.mark.parametrize("scale", [3, 4, 8])
@@ -276,8 +331,15 @@ def test_fuse_command_end_to_end_and_errors(tmp_path, capsys):
     rng = np.random.default_rng(6)
     lr, msi = rng.random((10, 12, 6)).astype(np.float32), rng.random((40, 48, 3)).astype(np.float32)
     _write_fusion_inputs(tmp_path, lr, msi)
-    args = ["fuse", "--hsi", str(tmp_path / "lr.npy"), "--msi", str(tmp_path / "hr.png"),
-            "--model", str(tmp_path / "m.pt")]
+    args = [
+        "fuse",
+        "--hsi",
+        str(tmp_path / "lr.npy"),
+        "--msi",
+        str(tmp_path / "hr.png"),
+        "--model",
+        str(tmp_path / "m.pt"),
+    ]
     assert main([*args, "-o", str(tmp_path / "out.npy"), "--tile", "32", "--overlap", "8"]) == 0
     out = read_cube(tmp_path / "out.npy")
     assert out.shape == (40, 48, 6)
@@ -320,7 +382,7 @@ def test_inf3_matches_a_direct_evaluation_of_eq_10_to_17_at_one_pixel():
                 a, b = nearest, f1[:, i, j]
                 logits.append(a.norm() * b.norm() * torch.dot(a, b) / (a.norm() * b.norm()))  # eq. 16
         weights = torch.softmax(torch.stack(logits), 0)  # eq. 17
-        expected = sum(wk * vk for wk, vk in zip(weights, values))  # eq. 10
+        expected = sum(wk * vk for wk, vk in zip(weights, values, strict=True))  # eq. 10
     torch.testing.assert_close(encoded[:, qy, qx], expected, atol=1e-5, rtol=1e-5)
 
 
@@ -335,10 +397,22 @@ def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
     root.mkdir()
     for i in range(3):
         write_cube(root / f"scene{i}.h5", Cube(synthetic_cube(32, seed=i), default_wavelengths(31)))
-    config = load_config(None, [f"data.root={root}", "data.kind=folder", "task=fusion", "data.patch_size=16",
-                                "data.patches_per_epoch=4", "train.batch_size=2", "train.epochs=1",
-                                "train.device=cpu", "train.val_tile=32", "data.response=cie1964_xyz",
-                                "data.split={train: [scene0, scene1], val: [scene2], test: []}"])
+    config = load_config(
+        None,
+        [
+            f"data.root={root}",
+            "data.kind=folder",
+            "task=fusion",
+            "data.patch_size=16",
+            "data.patches_per_epoch=4",
+            "train.batch_size=2",
+            "train.epochs=1",
+            "train.device=cpu",
+            "train.val_tile=32",
+            "data.response=cie1964_xyz",
+            "data.split={train: [scene0, scene1], val: [scene2], test: []}",
+        ],
+    )
     config["model"] = {"name": "inf3", "args": {"scale": 4, **TINY}}
     train(config, tmp_path / "run", progress=False)
     model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
@@ -364,8 +438,19 @@ def test_benchmark_counts_fusion_macs_per_hr_pixel():
 def test_default_tiling_of_fuse_is_exact():
     """With the default overlap (18 x scale) tiles reproduce the whole-image pass of INF3 to float rounding."""
     torch.manual_seed(0)
-    model = make({"name": "inf3", "args": {"scale": 4, "spectral_features": 16, "spatial_features": 16,
-                                           "fused_features": 16, "encoder_width": 16, "mlp_hidden": [32]}}).eval()
+    model = make(
+        {
+            "name": "inf3",
+            "args": {
+                "scale": 4,
+                "spectral_features": 16,
+                "spatial_features": 16,
+                "fused_features": 16,
+                "encoder_width": 16,
+                "mlp_hidden": [32],
+            },
+        }
+    ).eval()
     rng = np.random.default_rng(0)
     lr, hr = rng.random((40, 44, 31), dtype=np.float32), rng.random((160, 176, 3), dtype=np.float32)
     np.testing.assert_allclose(fuse(lr, hr, model, tile=64), fuse(lr, hr, model, tile=1024), atol=1e-5)

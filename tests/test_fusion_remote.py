@@ -5,21 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io
-import torch.nn.functional as F
 
 from hsinr import metrics
 from hsinr.config import load_config
 from hsinr.cube import Cube, default_wavelengths
+from hsinr.data.fusion_scenes import FusionScenes, remote_items, split_region
 from hsinr.errors import ConfigError, DataError
-from hsinr.fusion import (
+from hsinr.io import write_cube
+from hsinr.spectral.degradation import (
     LANDSAT8_OLI_BANDS,
     band_average_response,
     blur_downsample,
     fusion_response,
     simulate_pair,
+    upsample_bicubic,
 )
-from hsinr.fusion_scenes import FusionScenes, remote_items, split_region
-from hsinr.io import write_cube
 
 SAMSON_NM = np.linspace(401.0, 889.0, 40)  # what the Samson loader assigns to a 40-band file
 
@@ -44,8 +44,14 @@ def write_jasper_like(path, cube: np.ndarray, band_numbers) -> None:
     """Jasper Ridge's layout: uint16 ``Y`` (bands, pixels) ÷ ``maxValue``, 1-based AVIRIS ``SlectBands``."""
     height, width, bands = cube.shape
     counts = np.round(cube * 5000).astype(np.uint16).transpose(2, 0, 1).reshape(bands, height * width, order="F")
-    scipy.io.savemat(path, {"Y": counts, "SlectBands": np.asarray(band_numbers, dtype=np.float64)[:, None],
-                            "maxValue": np.array([[5000.0]])})
+    scipy.io.savemat(
+        path,
+        {
+            "Y": counts,
+            "SlectBands": np.asarray(band_numbers, dtype=np.float64)[:, None],
+            "maxValue": np.array([[5000.0]]),
+        },
+    )
 
 
 def test_remote_items_finds_cubes_and_skips_other_files(tmp_path):
@@ -77,7 +83,7 @@ def test_split_region_columns_rows_and_rounding():
 def test_band_average_response_uses_the_landsat_bands_inside_the_cube_range():
     response = fusion_response("band_average", SAMSON_NM)  # 401-889 nm: no SWIR
     assert response.srf.shape == (5, 40) and "coastal/blue/green/red/nir" in response.name
-    for row, (low, high) in zip(response.srf, list(LANDSAT8_OLI_BANDS.values())[:5]):
+    for row, (low, high) in zip(response.srf, list(LANDSAT8_OLI_BANDS.values())[:5], strict=True):
         inside = (SAMSON_NM >= low) & (SAMSON_NM <= high)
         np.testing.assert_allclose(row[inside], 1.0 / inside.sum())  # a box average of the covered bands
         assert np.all(row[~inside] == 0)
@@ -92,8 +98,9 @@ def test_band_average_response_uses_the_landsat_bands_inside_the_cube_range():
 def test_folder_scenes_become_disjoint_regions(tmp_path):
     cube = smooth_cube(16, 20, 31)
     write_cube(tmp_path / "a.h5", Cube(cube, default_wavelengths(31)))
-    scenes = FusionScenes({"regions": {"axis": "columns", "fraction": 0.25}}, "folder", tmp_path,
-                          default_wavelengths(31))
+    scenes = FusionScenes(
+        {"regions": {"axis": "columns", "fraction": 0.25}}, "folder", tmp_path, default_wavelengths(31)
+    )
     assert scenes.names == ["a_left", "a_right"]
     np.testing.assert_array_equal(scenes.cube("a_left"), cube[:, :5])
     np.testing.assert_array_equal(scenes.cube("a_right"), cube[:, 5:])
@@ -111,10 +118,22 @@ def test_remote_scenes_of_different_sensors_are_refused(tmp_path):
 
 
 def remote_config(root, **data) -> dict:
-    config = load_config(None, ["task=fusion", "data.kind=remote", f"data.root={root}", "data.response=band_average",
-                                "data.regions={axis: columns, fraction: 0.5}", "data.patch_size=16",
-                                "data.patches_per_epoch=4", "train.batch_size=2", "train.epochs=1",
-                                "train.device=cpu", "train.val_tile=64"])
+    config = load_config(
+        None,
+        [
+            "task=fusion",
+            "data.kind=remote",
+            f"data.root={root}",
+            "data.response=band_average",
+            "data.regions={axis: columns, fraction: 0.5}",
+            "data.patch_size=16",
+            "data.patches_per_epoch=4",
+            "train.batch_size=2",
+            "train.epochs=1",
+            "train.device=cpu",
+            "train.val_tile=64",
+        ],
+    )
     config["data"].update(data)
     return config
 
@@ -135,9 +154,20 @@ def test_fusion_task_trains_left_and_evaluates_right_of_one_remote_cube(tmp_path
     with pytest.raises(ConfigError, match=r"msi_bands=3 \(the default\) but the data needs 5"):
         make_task(config, tmp_path / "bad")
 
-    config["model"] = {"name": "inf3", "args": {"scale": 4, "hsi_bands": 40, "msi_bands": 5, "spectral_features": 8,
-                                                "spatial_features": 8, "fused_features": 8, "encoder_width": 8,
-                                                "encoder_layers": 1, "mlp_hidden": [16]}}
+    config["model"] = {
+        "name": "inf3",
+        "args": {
+            "scale": 4,
+            "hsi_bands": 40,
+            "msi_bands": 5,
+            "spectral_features": 8,
+            "spatial_features": 8,
+            "fused_features": 8,
+            "encoder_width": 8,
+            "encoder_layers": 1,
+            "mlp_hidden": [16],
+        },
+    }
     task = make_task(config, tmp_path / "run")
     train_cubes = task.train_dataset(0).cubes
     assert len(train_cubes) == 1
@@ -161,10 +191,13 @@ def test_benchmark_of_bicubic_on_both_halves_matches_a_direct_computation(tmp_pa
     cube = smooth_cube(48, 48, 40, seed=3)
     write_samson_like(tmp_path / "samson_small.mat", cube)
     config = remote_config(tmp_path)
-    config["methods"] = [{"label": "Bicubic", "model": {"name": "bicubic_fusion",
-                                                        "args": {"scale": 4, "hsi_bands": 40, "msi_bands": 5}}}]
-    config["folds"] = [{"train": ["samson_small_left"], "val": [], "test": ["samson_small_right"]},
-                       {"train": ["samson_small_right"], "val": [], "test": ["samson_small_left"]}]
+    config["methods"] = [
+        {"label": "Bicubic", "model": {"name": "bicubic_fusion", "args": {"scale": 4, "hsi_bands": 40, "msi_bands": 5}}}
+    ]
+    config["folds"] = [
+        {"train": ["samson_small_left"], "val": [], "test": ["samson_small_right"]},
+        {"train": ["samson_small_right"], "val": [], "test": ["samson_small_left"]},
+    ]
     config["evaluate"] = {"tile": 64, "figures": False}
     result = run_benchmark(config, tmp_path / "bench", progress=False)
     (row,) = result["rows"]
@@ -175,8 +208,7 @@ def test_benchmark_of_bicubic_on_both_halves_matches_a_direct_computation(tmp_pa
     for half in (cube[:, 24:], cube[:, :24]):
         lr_hsi, _ = simulate_pair(half, srf, 4)
         np.testing.assert_allclose(lr_hsi, blur_downsample(half, 4))
-        up = F.interpolate(torch.from_numpy(lr_hsi.transpose(2, 0, 1))[None], scale_factor=4, mode="bicubic",
-                           align_corners=False)[0].permute(1, 2, 0).numpy()
+        up = upsample_bicubic(torch.from_numpy(lr_hsi.transpose(2, 0, 1))[None], 4)[0].permute(1, 2, 0).numpy()
         expected.append(metrics.psnr(half, up))
     assert row["psnr"] == pytest.approx(np.mean(expected), abs=1e-4)
     assert "ratio = scale = 4" in (tmp_path / "bench" / "table.md").read_text()

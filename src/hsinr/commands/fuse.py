@@ -40,8 +40,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..cube import Cube
-    from ..fusion import fuse, fusion_scale
+    from ..infer import fuse
     from ..io import read_cube, read_rgb, write_cube
+    from ..spectral.degradation import fusion_scale
 
     model, meta = load_checkpoint(args.model)
     if tuple(getattr(model, "input_keys", ())) != ("lr_hsi", "hr_msi"):

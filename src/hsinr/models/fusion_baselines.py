@@ -1,8 +1,9 @@
 """Baselines for LR-HSI + HR-MSI fusion: bicubic upsampling and a two-stream residual CNN (ResTFNet).
 
 * ``"bicubic_fusion"`` — the "Bicubic" row of Table 1 of the INF³ paper: the LR-HSI upsampled bicubically
-  (``torch.nn.functional.interpolate``, ``align_corners=False``, i.e. pixel centres aligned as in eq. 2); the HR-MSI is
-  ignored. No parameters; ``closed_form = True`` so the trainer does not try to optimise it.
+  (:func:`hsinr.spectral.degradation.upsample_bicubic`: Keys' ``a = −0.5`` as MATLAB's ``imresize``, LR pixel centres
+  on the HR block centres as in eq. 2 and in the simulation); the HR-MSI is ignored. No parameters;
+  ``closed_form = True`` so the trainer does not try to optimise it.
 * ``"restfnet"`` — a two-stream residual fusion network after ResTFNet: X. Liu, Q. Liu, Y. Wang, *Remote sensing image
   fusion based on two-stream fusion network*, Information Fusion 55 (2020) 1–15 (reference [16] of the INF³ paper,
   which retrains it on the same simulated pairs). Our choices, since we implement it from the description only:
@@ -26,9 +27,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
+from ..spectral.degradation import upsample_bicubic
 from ._padding import crop_to, pad_to_multiple
 from .registry import register
 
@@ -71,7 +72,7 @@ class BicubicFusion(nn.Module):
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
         check_fusion_inputs(self, lr_hsi, hr_msi)
-        return F.interpolate(lr_hsi, size=hr_msi.shape[-2:], mode="bicubic", align_corners=False)
+        return upsample_bicubic(lr_hsi, self.scale)
 
 
 class ResidualBlock(nn.Module):
@@ -140,7 +141,7 @@ class ResTFNet(nn.Module):
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
         check_fusion_inputs(self, lr_hsi, hr_msi)
         height, width = hr_msi.shape[-2:]
-        upsampled = F.interpolate(lr_hsi, size=(height, width), mode="bicubic", align_corners=False)
+        upsampled = upsample_bicubic(lr_hsi, self.scale)
         hsi_full, hsi_half = self.hsi_stream(pad_to_multiple(upsampled, 4))
         msi_full, msi_half = self.msi_stream(pad_to_multiple(hr_msi, 4))
         half = torch.cat([hsi_half, msi_half], dim=1)

@@ -24,6 +24,12 @@ Inputs: LR-HSI ``X`` ``(N, S, h, w)`` and HR-MSI ``Y`` ``(N, s, H, W)`` with ``H
   trained on 64×64 patches would see different values on a whole image (LIIF rescales it the same way).
 * **Decoder** (eq. 6): two 3×3 convolutions (ReLU between) on ``E`` plus the long skip ``X^U``:
   ``X̃ = Decoder(E) + X^U``.
+* **Prior** (our option, ``prior``): ``"bicubic"`` is the paper's ``X^U``. ``"regression"`` replaces ``X^U`` — in the
+  spatial branch's input and in the long skip — by the classical regression fusion of the pair
+  (:func:`hsinr.models.classical_fusion.regression_fusion`, fitted to each input pair, no gradient), and starts the
+  decoder's last convolution at zero, so the untrained network *is* the classical fusion and training learns a
+  residual over it. Such a model fits each image, so tiled inference runs it in one whole-image pass
+  (``tileable = False``).
 
 Ablation switches (the paper's Tables 2–5):
 
@@ -38,22 +44,26 @@ Ablation switches (the paper's Tables 2–5):
   must stay at their defaults with the other upsamplings.
 
 Outputs are translation-equivariant in steps of ``r`` pixels away from the border, so tiled inference with tiles
-aligned to ``r`` and enough overlap equals a whole-image pass (:func:`hsinr.fusion.fuse`).
+aligned to ``r`` and enough overlap equals a whole-image pass (:func:`hsinr.infer.fuse`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
+from ..spectral.degradation import hr_to_lr_coordinate, upsample_bicubic
+from .classical_fusion import regression_fusion
 from .registry import register
 
 WEIGHTINGS = ("cs", "area", "learned")
 UPSAMPLINGS = ("inf3", "bilinear", "bicubic", "pixelshuffle")
+PRIORS = ("bicubic", "regression")
 
 
 def pixel_centres(size: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -115,10 +125,12 @@ def axis_neighbours(hr_size: int, scale: int, device: torch.device | str | None 
     """The LR neighbours of every HR pixel along one axis of ``hr_size = scale · lr_size`` pixels.
 
     HR pixel ``I`` sits at ``u = (I + 0.5) / scale − 0.5`` in LR pixel units (LR pixel ``i`` is centred at ``u = i``,
-    the same geometry as eq. 2 on both grids); its neighbours are ``floor(u)`` and ``floor(u) + 1``, clamped.
+    the same geometry as eq. 2 on both grids and as the simulation's decimation, see
+    :func:`hsinr.spectral.degradation.hr_to_lr_coordinate`); its neighbours are ``floor(u)`` and ``floor(u) + 1``,
+    clamped.
     """
     lr_size = hr_size // scale
-    u = (torch.arange(hr_size, device=device, dtype=torch.float32) + 0.5) / scale - 0.5
+    u = hr_to_lr_coordinate(torch.arange(hr_size, device=device, dtype=torch.float32), scale)
     base = torch.floor(u).long()
     index = tuple((base + k).clamp(0, lr_size - 1) for k in (0, 1))
     offset = tuple(u - i.float() for i in index)
@@ -169,7 +181,7 @@ class SplitInputMLP(nn.Module):
     def forward(self, *parts: torch.Tensor) -> torch.Tensor:
         """The MLP on the concatenation of ``parts`` (pass exactly the parts with channels, in order)."""
         used = [k for k, c in enumerate(self.part_channels) if c]
-        return self.finish(sum(self.project(k, x) for k, x in zip(used, parts)))
+        return self.finish(sum(self.project(k, x) for k, x in zip(used, parts, strict=True)))
 
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -203,6 +215,9 @@ class INFN(nn.Module):
         encoder_width: hidden channels of the encoder branches.
         mlp_hidden: hidden widths of the MLP of eq. 15.
         weights, lr_hf, hr_hf, relative_coords, upsample: ablation switches (module docstring).
+        prior: ``"bicubic"`` (the paper's ``X^U``) or ``"regression"`` (a residual over the classical regression
+            fusion; the decoder's last layer starts at zero).
+        prior_degree: root-polynomial degree of the regression prior.
     """
 
     input_keys = ("lr_hsi", "hr_msi")
@@ -224,6 +239,8 @@ class INFN(nn.Module):
         hr_hf: bool = True,
         relative_coords: bool = True,
         upsample: str = "inf3",
+        prior: str = "bicubic",
+        prior_degree: int = 2,
     ) -> None:
         super().__init__()
         if out_bands is not None and out_bands != hsi_bands:
@@ -240,6 +257,10 @@ class INFN(nn.Module):
             raise ConfigError(
                 f"inf3: weights and relative_coords belong to INF³ and cannot be changed with upsample={upsample!r}"
             )
+        if prior not in PRIORS:
+            raise ConfigError(f"inf3: prior={prior!r}; choose one of {', '.join(PRIORS)}")
+        self.prior, self.prior_degree = prior, int(prior_degree)
+        self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
         self.msi_bands = int(msi_bands)
@@ -265,6 +286,20 @@ class INFN(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(fused_features, hsi_bands, 3, padding=1),
         )
+        if prior != "bicubic":
+            self.zero_output()
+
+    def zero_output(self) -> None:
+        """Zero the decoder's last layer: the output is then exactly the prior (the long skip)."""
+        nn.init.zeros_(self.decoder[-1].weight)
+        nn.init.zeros_(self.decoder[-1].bias)
+
+    def skip(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
+        """The long skip ``X^U`` of eq. 6: bicubic upsampling, or the regression fusion for ``prior="regression"``."""
+        if self.prior == "bicubic":
+            return upsample_bicubic(lr_hsi, self.scale)
+        with torch.no_grad():
+            return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
         """Fuse ``(N, S, h, w)`` LR-HSI and ``(N, s, r·h, r·w)`` HR-MSI into the ``(N, S, r·h, r·w)`` HR-HSI."""
@@ -275,10 +310,8 @@ class INFN(nn.Module):
                 f"inf3: expects {self.hsi_bands} HSI and {self.msi_bands} MSI bands, got {bands} and {hr_msi.shape[1]}"
             )
         if (height, width) != (self.scale * h, self.scale * w):
-            raise DataError(
-                f"inf3: the HR-MSI is {height}x{width} but must be scale {self.scale} x the LR-HSI {h}x{w}"
-            )
-        upsampled = F.interpolate(lr_hsi, size=(height, width), mode="bicubic", align_corners=False)  # X^U
+            raise DataError(f"inf3: the HR-MSI is {height}x{width} but must be scale {self.scale} x the LR-HSI {h}x{w}")
+        upsampled = self.skip(lr_hsi, hr_msi)  # X^U
         s_pe = self.spectral(lr_hsi)
         s_pa = self.spatial(torch.cat([upsampled, hr_msi], dim=1))
         lr_features = torch.cat([s_pe, F.avg_pool2d(s_pa, self.scale)], dim=1) if self.lr_hf else s_pe  # eq. 11–12
