@@ -73,8 +73,12 @@ def write_inputs(work: Path, size: int) -> tuple[Path, Path, dict]:
     spec = {"name": model_config["name"], "args": dict(model_config.get("args") or {})}
     torch.manual_seed(0)
     checkpoint = work / "efficient_random.pt"
-    meta = {"wavelengths": default_wavelengths(31).tolist(), "srf": None, "response": None,
-            "input": "linear RGB in [0, 1]"}
+    meta = {
+        "wavelengths": default_wavelengths(31).tolist(),
+        "srf": None,
+        "response": None,
+        "input": "linear RGB in [0, 1]",
+    }
     save_checkpoint(checkpoint, make(spec), spec, meta)
     return image, checkpoint, spec
 
@@ -141,30 +145,52 @@ def main() -> None:
         image, checkpoint, spec = write_inputs(work, options.size)
         prepare_s = time.perf_counter() - start
         cube = work / f"cube_{options.size}.h5"
-        command = [sys.executable, "-m", "hsinr.cli", "reconstruct", str(image), "--model", str(checkpoint),
-                   "-o", str(cube), "--quiet", "--tile", str(options.tile)]
+        command = [
+            sys.executable,
+            "-m",
+            "hsinr.cli",
+            "reconstruct",
+            str(image),
+            "--model",
+            str(checkpoint),
+            "-o",
+            str(cube),
+            "--quiet",
+            "--tile",
+            str(options.tile),
+        ]
         if options.preview:
             command += ["--preview", str(work / f"preview_{options.size}.png")]
-        env = {**os.environ, **{name: str(options.threads) for name in
-                                ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+        env = {
+            **os.environ,
+            **{name: str(options.threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        }
         measured = run_measured(command, env)
         record = {
-            "size": options.size, "tile": options.tile, "preview": options.preview, "threads": options.threads,
-            "model": spec, **measured,
+            "size": options.size,
+            "tile": options.tile,
+            "preview": options.preview,
+            "threads": options.threads,
+            "model": spec,
+            **measured,
             "megapixels_per_s": options.size**2 / 1e6 / measured["wall_s"],
-            "input_png_mb": image.stat().st_size / 2**20, "cube_h5_mb": cube.stat().st_size / 2**20,
+            "input_png_mb": image.stat().st_size / 2**20,
+            "cube_h5_mb": cube.stat().st_size / 2**20,
             "rgb_float32_mb": options.size**2 * 3 * 4 / 2**20,
             "corner_max_abs_diff_vs_direct": check_cube(cube, image, checkpoint, options.size),
-            "prepare_s": prepare_s, "load_average": os.getloadavg(),
+            "prepare_s": prepare_s,
+            "load_average": os.getloadavg(),
             "command": " ".join(["hsinr", *command[3:]]),
         }
     finally:
         if options.work is None and not options.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{options.size}x{options.size} (tile {options.tile}{', preview' if options.preview else ''}): "
-          f"peak RSS {record['peak_rss_mb']:.0f} MiB, wall {record['wall_s']:.1f} s, CPU {record['cpu_s']:.1f} s, "
-          f"{record['megapixels_per_s']:.3f} MP/s; cube {record['cube_h5_mb']:.0f} MiB; corner check "
-          f"{record['corner_max_abs_diff_vs_direct']:.2g}")
+    print(
+        f"{options.size}x{options.size} (tile {options.tile}{', preview' if options.preview else ''}): "
+        f"peak RSS {record['peak_rss_mb']:.0f} MiB, wall {record['wall_s']:.1f} s, CPU {record['cpu_s']:.1f} s, "
+        f"{record['megapixels_per_s']:.3f} MP/s; cube {record['cube_h5_mb']:.0f} MiB; corner check "
+        f"{record['corner_max_abs_diff_vs_direct']:.2g}"
+    )
     results = json.loads(options.out.read_text()) if options.out.is_file() else {}
     key = f"{options.size}_tile{options.tile}" + ("_preview" if options.preview else "")
     results[key] = record

@@ -35,8 +35,14 @@ def size_rows() -> list[dict]:
     for name, args in [("linear_ls", {}), ("root_polynomial_ls", {"degree": 2}), ("root_polynomial_ls", {"degree": 3})]:
         model = make({"name": name, "args": args}).fit(rng.random((100, 3)), rng.random((100, 31)))
         label = name if not args else f"{name} (degree {args['degree']})"
-        rows.append({"model": label, "parameters": 0, "matrix_entries": model.matrix.numel(),
-                     "macs_per_pixel": macs_per_pixel(model)})
+        rows.append(
+            {
+                "model": label,
+                "parameters": 0,
+                "matrix_entries": model.matrix.numel(),
+                "macs_per_pixel": macs_per_pixel(model),
+            }
+        )
     return rows
 
 

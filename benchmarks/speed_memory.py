@@ -79,8 +79,15 @@ def smooth_rgb(size: int, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
-    channels = [0.5 + 0.15 * sum(np.sin(2 * np.pi * (rng.uniform(0.5, 3) * xx + rng.uniform(0.5, 3) * yy)
-                                        + rng.uniform(0, 6)) for _ in range(3)) for _ in range(3)]
+    channels = [
+        0.5
+        + 0.15
+        * sum(
+            np.sin(2 * np.pi * (rng.uniform(0.5, 3) * xx + rng.uniform(0.5, 3) * yy) + rng.uniform(0, 6))
+            for _ in range(3)
+        )
+        for _ in range(3)
+    ]
     return torch.from_numpy(np.clip(np.stack(channels), 0, 1).astype(np.float32))[None]
 
 
@@ -101,8 +108,11 @@ def measure_inference(spec: dict, size: int, repeats: int, device_name: str) -> 
     device = torch.device(device_name)
     torch.manual_seed(0)
     model = make(spec).eval()
-    result = {"rss_model_mb": peak_rss_mb(), "parameters": count_parameters(model),
-              "macs_per_pixel": macs_per_pixel(model, 64, 64)}
+    result = {
+        "rss_model_mb": peak_rss_mb(),
+        "parameters": count_parameters(model),
+        "macs_per_pixel": macs_per_pixel(model, 64, 64),
+    }
     model.to(device)
     rgb = smooth_rgb(size).to(device)
     if device.type == "cuda":
@@ -154,15 +164,32 @@ def measure_training(spec: dict, steps: int, device_name: str) -> dict:
         if index >= 2:
             times.append(time.perf_counter() - start)
             cpu_times.append(time.process_time() - cpu)
-    return {"train_patches_per_s": TRAIN_BATCH / statistics.median(times),
-            "train_patches_per_cpu_s": TRAIN_BATCH / statistics.median(cpu_times), "train_peak_rss_mb": peak_rss_mb()}
+    return {
+        "train_patches_per_s": TRAIN_BATCH / statistics.median(times),
+        "train_patches_per_cpu_s": TRAIN_BATCH / statistics.median(cpu_times),
+        "train_peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_child(label: str, task: str, options: argparse.Namespace) -> dict:
     """Run one measurement in a fresh interpreter and return its JSON result."""
-    command = [sys.executable, __file__, "--child", label, task, "--device", options.device,
-               "--threads", str(options.threads), "--size", str(options.size), "--repeats", str(options.repeats),
-               "--steps", str(options.steps)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        label,
+        task,
+        "--device",
+        options.device,
+        "--threads",
+        str(options.threads),
+        "--size",
+        str(options.size),
+        "--repeats",
+        str(options.repeats),
+        "--steps",
+        str(options.steps),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{label} {task} failed:\n{done.stderr[-3000:]}")
@@ -182,21 +209,32 @@ def child_main(options: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-RATIO_KEYS = ("parameters", "macs_per_pixel", "infer_ms_per_mp", "infer_cpu_ms_per_mp", "infer_peak_rss_mb",
-              "train_patches_per_s", "train_patches_per_cpu_s")
+RATIO_KEYS = (
+    "parameters",
+    "macs_per_pixel",
+    "infer_ms_per_mp",
+    "infer_cpu_ms_per_mp",
+    "infer_peak_rss_mb",
+    "train_patches_per_s",
+    "train_patches_per_cpu_s",
+)
 
 
 def print_table(rows: list[dict], device: str) -> None:
     cuda = device.startswith("cuda")
     memory = "peak CUDA MiB" if cuda else "peak RSS MiB"
-    print(f"{'model':<20} {'parameters':>12} {'MACs/pixel':>12} {'ms/MP':>9} {'CPU ms/MP':>10} {memory:>13} "
-          f"{'RSS before':>10} {'train patches/s':>15} {'per CPU-s':>9}")
+    print(
+        f"{'model':<20} {'parameters':>12} {'MACs/pixel':>12} {'ms/MP':>9} {'CPU ms/MP':>10} {memory:>13} "
+        f"{'RSS before':>10} {'train patches/s':>15} {'per CPU-s':>9}"
+    )
     for row in rows:
         peak = row["infer_peak_cuda_mb"] if cuda else row["infer_peak_rss_mb"]
-        print(f"{row['model']:<20} {row['parameters']:>12,} {row['macs_per_pixel']:>12,.0f} "
-              f"{row['infer_ms_per_mp']:>9.0f} {row['infer_cpu_ms_per_mp']:>10.0f} {peak:>13.0f} "
-              f"{row['rss_model_mb']:>10.0f} {row['train_patches_per_s']:>15.2f} "
-              f"{row['train_patches_per_cpu_s']:>9.2f}")
+        print(
+            f"{row['model']:<20} {row['parameters']:>12,} {row['macs_per_pixel']:>12,.0f} "
+            f"{row['infer_ms_per_mp']:>9.0f} {row['infer_cpu_ms_per_mp']:>10.0f} {peak:>13.0f} "
+            f"{row['rss_model_mb']:>10.0f} {row['train_patches_per_s']:>15.2f} "
+            f"{row['train_patches_per_cpu_s']:>9.2f}"
+        )
     if not rows or "ratio_to_" + REFERENCE not in rows[0]:
         return
     print(f"\nratios to {REFERENCE} (same run):")
@@ -213,8 +251,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="inference image height = width")
     parser.add_argument("--repeats", type=int, default=5, help="timed inference passes (after one warm-up)")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps (after two warm-up steps)")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
-                        help="models to measure (ratios need mst_plus_plus among them)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        choices=list(MODELS),
+        help="models to measure (ratios need mst_plus_plus among them)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "TASK"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -238,13 +281,26 @@ def main() -> None:
 
     result = {
         "benchmark": "speed_memory",
-        "settings": {"device": options.device, "threads": options.threads, "infer_size": options.size,
-                     "infer_repeats": options.repeats, "train_batch": TRAIN_BATCH, "train_patch": TRAIN_PATCH,
-                     "train_steps": options.steps, "macs_input": [64, 64]},
+        "settings": {
+            "device": options.device,
+            "threads": options.threads,
+            "infer_size": options.size,
+            "infer_repeats": options.repeats,
+            "train_batch": TRAIN_BATCH,
+            "train_patch": TRAIN_PATCH,
+            "train_steps": options.steps,
+            "macs_input": [64, 64],
+        },
         "models": rows,
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "processor": platform.machine(),
-                    "cpu_count": os.cpu_count(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg(), "seconds": round(time.time() - started, 1)},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "processor": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "seconds": round(time.time() - started, 1),
+        },
         "command": "python benchmarks/speed_memory.py " + " ".join(sys.argv[1:]),
     }
     options.out.parent.mkdir(parents=True, exist_ok=True)

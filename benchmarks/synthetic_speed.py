@@ -42,9 +42,18 @@ def measure(kind: str, count: int, size: int, bands: int) -> dict:
     for seed in range(1, count + 1):
         generate_scene(size, wavelengths, seed=seed, kind=kind, srf="srgb")
     elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    return {"kind": kind, "size": size, "bands": bands, "scenes": count, "seconds": elapsed, "cpu_seconds": cpu,
-            "scenes_per_second": count / elapsed, "scenes_per_cpu_second": count / cpu,
-            "ms_per_scene": 1000.0 * elapsed / count, "first_scene_seconds": first}
+    return {
+        "kind": kind,
+        "size": size,
+        "bands": bands,
+        "scenes": count,
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "scenes_per_second": count / elapsed,
+        "scenes_per_cpu_second": count / cpu,
+        "ms_per_scene": 1000.0 * elapsed / count,
+        "first_scene_seconds": first,
+    }
 
 
 def main() -> None:
@@ -57,19 +66,29 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [measure(kind, args.count, args.size, args.bands) for kind in args.kinds]
-    print(f"{'kind':<8} {'size':>5} {'bands':>5} {'scenes':>6} {'scenes/s':>9} {'scenes/cpu-s':>12} "
-          f"{'ms/scene':>9} {'first (s)':>9}")
+    print(
+        f"{'kind':<8} {'size':>5} {'bands':>5} {'scenes':>6} {'scenes/s':>9} {'scenes/cpu-s':>12} "
+        f"{'ms/scene':>9} {'first (s)':>9}"
+    )
     for row in rows:
-        print(f"{row['kind']:<8} {row['size']:>5} {row['bands']:>5} {row['scenes']:>6} "
-              f"{row['scenes_per_second']:>9.2f} {row['scenes_per_cpu_second']:>12.2f} {row['ms_per_scene']:>9.1f} "
-              f"{row['first_scene_seconds']:>9.2f}")
+        print(
+            f"{row['kind']:<8} {row['size']:>5} {row['bands']:>5} {row['scenes']:>6} "
+            f"{row['scenes_per_second']:>9.2f} {row['scenes_per_cpu_second']:>12.2f} {row['ms_per_scene']:>9.1f} "
+            f"{row['first_scene_seconds']:>9.2f}"
+        )
     result = {
-        "benchmark": "synthetic_speed", "generator_version": GENERATOR_VERSION, "results": rows,
+        "benchmark": "synthetic_speed",
+        "generator_version": GENERATOR_VERSION,
+        "results": rows,
         "threads": {name: os.environ[name] for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
-        "machine": {"python": platform.python_version(), "numpy": np.__version__, "processor": platform.machine(),
-                    "cpu_count": os.cpu_count()},
-        "command": "python benchmarks/synthetic_speed.py " + " ".join(
-            [f"--count {args.count}", f"--size {args.size}", f"--bands {args.bands}", "--kinds", *args.kinds]),
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "processor": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "command": "python benchmarks/synthetic_speed.py "
+        + " ".join([f"--count {args.count}", f"--size {args.size}", f"--bands {args.bands}", "--kinds", *args.kinds]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
