@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One device-machine session (see docs/benchmarks.md): unpack the second half of the CAVE scenes, run
-# benchmarks/gpu_tables.sh, and copy back the tables, histories and the checkpoints worth keeping (at most 8 files).
-# Carried: .gpu_b (the packed scenes and the three responses as .mat files), .whl (the spectral wheel), .gpu_src (a
-# snapshot of src/).
+# One device-machine session (docs/benchmarks.md): unpack the CAVE scenes, run benchmarks/gpu_tables.sh, and copy
+# back the tables, histories and the checkpoints worth keeping (the device returns at most 8 files). Prepared here:
+#   python benchmarks/gpu/cave_pack.py pack ../shared/data/cave_256 .gpu_b   (+ the three responses as .mat files)
+#   .whl/ (the `spectral` wheel for Python 3.12), .gpu_src/ (a copy of src/); all three are git-ignored and carried.
+# `TABLES=table1` runs Table I only.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
 export PYTHONPATH=.gpu_src:/tmp/site

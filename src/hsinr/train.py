@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set_rng_state_tensors
 from .config import save_config
+from .device import pick_device
 from .errors import ConfigError, TrainingError
 from .models import make
 from .models.contract import fit_closed_form_parts, is_closed_form
@@ -48,15 +49,6 @@ from .run_folder import claim_run_folder
 from .tasks import make_task
 
 LAST, BEST = "last.pt", "best.pt"
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"`` → the CUDA device when available (the local rank's under torchrun), else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and "LOCAL_RANK" in os.environ:
-        name = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -165,7 +157,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     if not world.main:
         task = make_task(config, run_dir)
     spec = {"name": config["model"]["name"], "args": dict(config["model"].get("args") or {})}
-    spec = task.complete_spec(spec) if hasattr(task, "complete_spec") else spec
+    spec = task.complete_spec(spec)
     model = make(spec)
     meta = task.meta()
     meta["config"] = config
