@@ -211,6 +211,9 @@ def test_benchmark_compares_baselines_and_inss_orders_on_the_same_split(scene_fi
     assert all(np.isfinite(row["sam"]) and row["rmse"] > 0 for row in rows.values())
     assert rows["INSS K=2"]["params"] > rows["INSS K=1"]["params"]  # T exists only for K >= 2
     assert {row["scene"] for row in result["per_scene"]} == {"jasper_tiny_right"}
+    # the table states the INSS task's own protocol, never the RGB task's camera response or L1 loss
+    protocol = " ".join(str(v) for v in result["protocol"].values())
+    assert "no camera response" in protocol and "rendered" not in protocol and "L1 loss" not in protocol
 
 
 @pytest.mark.skipif(not JASPER.exists(), reason="shared remote-sensing data not present")

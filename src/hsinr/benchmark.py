@@ -171,7 +171,7 @@ def run_benchmark(
                 "train_steps": float(np.mean(info["train_steps"])),
             }
         )
-    protocol = protocol_of(config, len(folds))
+    protocol = protocol_of(config, len(folds), task.protocol_lines())
     write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
     write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
     return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
@@ -190,8 +190,10 @@ def last_step(run_dir: Path) -> int:
     return int(json.loads(lines[-1]).get("step", 0)) if lines else 0
 
 
-def protocol_of(config: dict, folds: int) -> dict:
-    """The protocol lines printed above a benchmark table."""
+def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
+    """The protocol lines printed above a benchmark table: the split, seed and budget of the benchmark, then the
+    task's own lines (``Task.protocol_lines``: its data, inputs, objective and metric definitions), so a table never
+    states another task's protocol."""
     data, tcfg = config["data"], config["train"]
     if tcfg.get("steps"):
         budget = f"{tcfg['steps']} optimiser steps per learned method"
@@ -203,28 +205,19 @@ def protocol_of(config: dict, folds: int) -> dict:
     if tcfg.get("max_minutes"):
         budget += f", capped at {tcfg['max_minutes']} min per method (wall clock): train_steps gives the steps run"
     split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
-    if config.get("task") == "fusion":
-        scale = data.get("scale") or 4
-        inputs = {
-            "inputs": f"simulated from the cubes: LR-HSI = 3x3 Gaussian blur (sigma 0.5) then every {scale}th "
-            f"pixel; HR-MSI = cube @ srf.T, response {data.get('response')}",
-            "ERGAS": f"ratio = scale = {scale}",
-            "crop": f"whole test images cut to the top-left multiple of {scale} pixels, no border crop",
-        }
-    else:
-        inputs = {"RGB": f"rendered from the cubes with response {data.get('response')} (rgb = cube @ srf.T)"}
-    regions = f" regions {data['regions']}" if data.get("regions") else ""
-    return {
-        "data": f"{data.get('kind')} {data.get('root') or ''} {data.get('scenes') or ''}{regions}".strip(),
+    protocol = {
         "split": split,
         "seed": config.get("seed", 0),
         "budget": budget + f", Adam lr {tcfg.get('lr')} ({tcfg.get('schedule') or 'step'} schedule, weight decay "
-        f"{tcfg.get('weight_decay') or 0}), loss {tcfg.get('loss') or 'l1'}, augment {data.get('augment', True)}",
-        "crop": "whole test images, no border crop",
-        **inputs,
-        "PSNR": "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))",
-        "timing": "ms_per_mpix: inference on the evaluation device, same run for all methods (compare ratios only)",
+        f"{tcfg.get('weight_decay') or 0}), augment {data.get('augment', True)}",
     }
+    for line in task_lines:
+        key, _, text = line.partition(": ")
+        key = key if text else "task"
+        protocol[f"{key} (task)" if key in protocol else key] = text or line
+    protocol["PSNR"] = "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))"
+    protocol["timing"] = "ms_per_mpix: inference on the evaluation device, same run for all methods (compare ratios)"
+    return protocol
 
 
 def _macs_per_pixel(model) -> float:
