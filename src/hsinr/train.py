@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import random
@@ -37,7 +38,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set_rng_state_tensors
 from .config import save_config
@@ -45,10 +45,12 @@ from .device import pick_device
 from .errors import ConfigError, TrainingError
 from .models import make
 from .models.contract import fit_closed_form_parts, is_closed_form
+from .progress import budget_text, progress_bar
 from .run_folder import claim_run_folder
 from .tasks import make_task
 
 LAST, BEST = "last.pt", "best.pt"
+logger = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -238,11 +240,11 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=0)
         train_model.train()
         losses = []
-        bar = tqdm(
+        bar = progress_bar(
             loader,
-            desc=f"epoch {epoch + 1}/{epochs} (budget {total_steps} steps)",
+            desc=f"epoch {epoch + 1}/{epochs} ({budget_text(total_steps, tcfg.get('max_minutes'))})",
             unit="step",
-            disable=not progress,
+            enabled=progress,
             leave=False,
         )
         for batch in bar:
@@ -308,7 +310,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             save_checkpoint(run_dir / LAST, model, spec, {**meta, "epoch": epoch + 1, "step": step}, training)
             if progress:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}
-                tqdm.write(" ".join(f"{k}={v}" for k, v in shown.items()))
+                logger.info(" ".join(f"{k}={v}" for k, v in shown.items()))
         world.barrier()
         summary.update(epochs_run=summary["epochs_run"] + 1, last=record, steps=step)
         if over_budget():
