@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError
+from ..progress import progress_bar
 
 #: ``run(y0, y1, x0, x1) -> (y1 - y0, x1 - x0, C)`` float32 numpy: the model's output on one window.
 WindowFn = Callable[[int, int, int, int], np.ndarray]
@@ -107,7 +107,8 @@ def tile_exact(
     tile = round_up(tile, align)
     origins = [(y, x) for y in range(0, height, tile) for x in range(0, width, tile)]
     show = progress if progress is not None else len(origins) > 1
-    for y0, x0 in tqdm(origins, desc=desc, unit="tile", disable=not show):
+    columns = len(range(0, width, tile))
+    for y0, x0 in progress_bar(origins, desc=desc, unit="tile", enabled=show, line_every=columns):
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         ry0, rx0 = max(y0 - radius, 0), max(x0 - radius, 0)
         ry1, rx1 = min(y1 + radius, height), min(x1 + radius, width)
@@ -134,7 +135,7 @@ def tile_blended(
         raise ConfigError(f"overlap {overlap} must be smaller than the tile {tile} (both rounded to {align})")
     rows, cols = tile_spans(height, tile, overlap, align), tile_spans(width, tile, overlap, align)
     show = progress if progress is not None else len(rows) * len(cols) > 1
-    bar = tqdm(total=len(rows) * len(cols), desc=desc, unit="tile", disable=not show)
+    bar = progress_bar(total=len(rows) * len(cols), desc=desc, unit="tile", enabled=show, line_every=len(cols))
     acc = weight = None  # accumulated rows [buf_y0, buf_y0 + len(acc)) of the full width
     buf_y0 = 0
     for iy, (y0, y1) in enumerate(rows):
