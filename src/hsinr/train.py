@@ -26,6 +26,7 @@ validation PSNR; the last state when there are no validation scenes), all writte
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -84,8 +85,17 @@ class _Distributed:
         if self.world > 1:
             dist.barrier()
 
-    def close(self) -> None:
+    def close(self, synchronise: bool = True) -> None:
+        """Tear the group down on every rank together.
+
+        A rank that destroys its group while its peer is still inside a collective, or while a DDP reducer still
+        holds gloo work, can abort at interpreter exit ("terminate called without an active exception"): free
+        the training objects first, then meet at a barrier, then destroy.
+        """
         if self.world > 1 and dist.is_initialized():
+            gc.collect()
+            if synchronise:
+                dist.barrier()
             dist.destroy_process_group()
 
 
@@ -109,10 +119,13 @@ def train(
     # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer
     folder = claim_run_folder(run_dir, config, resume=resume, overwrite=overwrite)
     world = _Distributed(device)
+    finished = False
     try:
-        return _train(config, run_dir, resume, progress and world.main, device, world)
+        summary = _train(config, run_dir, resume, progress and world.main, device, world)
+        finished = True
+        return summary
     finally:
-        world.close()
+        world.close(synchronise=finished)  # after an error the peer may never reach a barrier
         folder.release()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..config import load_config
@@ -36,5 +37,6 @@ def run(args) -> int:
     config = load_config(args.config, args.overrides)
     run_dir = Path(args.run_dir or Path("runs") / config.get("name", Path(args.config).stem))
     summary = train(config, run_dir, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
-    print(json.dumps(summary, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary (rank 0's, which validated)
+        print(json.dumps(summary, indent=2))
     return 0
