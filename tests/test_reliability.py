@@ -262,17 +262,24 @@ def test_atomic_path_turns_a_full_disk_into_one_line_and_keeps_the_old_file(tmp_
 
 
 @contextlib.contextmanager
+def mounted_tmpfs(folder, options: str, why_skipped: str):
+    """``folder`` with a tmpfs mounted on it (``mount -o OPTIONS``); skips the test where mounting is not allowed."""
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(why_skipped)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@contextlib.contextmanager
 def tiny_disk(tmp_path, size="1m"):
     """A 1 MiB tmpfs (needs root and mount permission; the test is skipped otherwise)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with mounted_tmpfs(mount, f"size={size}", "cannot mount a tmpfs here (needs root)"):
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
 
 
 @pytest.mark.parametrize("suffix", [*STREAMED, ".tif", ".npz"])
@@ -605,3 +612,383 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_last_on
             atomic_torch_save({"w": torch.zeros(1_000_000)}, disk / "last.pt")  # 4 MB > 1 MiB
         assert "\n" not in str(info.value)
         assert (disk / "last.pt").read_bytes() == before and leftovers(disk) == []
+
+
+# ------------------------------------------------------------------------------------------------ atomic writers
+
+
+def _table(folder: Path) -> list[Path]:
+    from hsinr.report import write_table
+
+    return list(write_table([{"method": "a", "psnr": 30.0}], folder, "t", "T", {"data": "x"}).values())
+
+
+def _figure(folder: Path) -> list[Path]:
+    from hsinr.report import spectra_figure
+
+    cube = np.full((8, 8, 31), 0.5, np.float32)
+    return [spectra_figure(folder / "f.png", cube, {"m": cube}, default_wavelengths(31))]
+
+
+def _split(folder: Path) -> list[Path]:
+    from hsinr.data import save_split
+
+    save_split(folder / "split.json", {"train": ["a"], "val": ["b"], "test": ["b"]})
+    return [folder / "split.json"]
+
+
+def _config(folder: Path) -> list[Path]:
+    from hsinr.config import save_config
+
+    save_config(load_config(None), folder / "config.yaml")
+    return [folder / "config.yaml"]
+
+
+def _synthesis(folder: Path) -> list[Path]:
+    from hsinr.infer.synthesize import Synthesis, write_abundance_tiff, write_synthesis
+
+    result = Synthesis(np.ones((4, 4, 12), np.float32), np.full((4, 4, 2), 0.5, np.float32), np.ones(12, np.float32))
+    sidecar = write_synthesis(folder / "c.npz", result, None, ["a", "b"], ["a", "b"], {})
+    write_abundance_tiff(folder / "ab.tif", result.abundances, ["a", "b"])
+    return [folder / "c.npz", sidecar, folder / "ab.tif"]
+
+
+def _onnx(folder: Path) -> list[Path]:
+    pytest.importorskip("onnx")
+    from hsinr.export import export_onnx
+
+    model = make({"name": "mst_plus_plus", "args": {"out_bands": 8, "width": 8, "stages": 1}})
+    export_onnx(model, folder / "m.onnx", check=False)
+    return [folder / "m.onnx"]
+
+
+def _registry(folder: Path) -> list[Path]:
+    from hsinr.pretrained.registry import write_registry
+
+    return [write_registry({"models": {}}, folder)]
+
+
+@pytest.mark.parametrize(
+    "writer", [_table, _figure, _split, _config, _synthesis, _onnx, _registry], ids=lambda f: f.__name__[1:]
+)
+def test_tables_figures_json_and_onnx_are_written_atomically(tmp_path, monkeypatch, writer):
+    import hsinr.io.atomic as atomic
+
+    targets = writer(tmp_path)  # a first, complete write
+    fresh = {path: path.read_bytes() for path in targets}
+    for path in targets:
+        path.write_bytes(b"old")
+
+    def killed(*args):
+        raise KeyboardInterrupt  # the moment between writing the temporary file and renaming it
+
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic, "commit", killed)
+        with pytest.raises(KeyboardInterrupt):
+            writer(tmp_path)
+    assert all(path.read_bytes() == b"old" for path in targets) and leftovers(tmp_path) == []
+    writer(tmp_path)
+    assert {path: path.read_bytes() for path in targets}.keys() == fresh.keys()
+    assert all(path.read_bytes() != b"old" for path in targets) and leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------------------ output folders
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder nothing may be written in: mode 555 for a user, a read-only tmpfs for root (whom modes don't stop)."""
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    with mounted_tmpfs(folder, "ro,size=1m", "cannot mount a read-only tmpfs here (root ignores file modes)"):
+        yield folder
+
+
+def narrow_inss(path: Path) -> Path:
+    """An INSS checkpoint with 8-channel U-Net levels (one channel per normalisation group) and 12 bands."""
+    library = (0.1 + 0.8 * np.random.default_rng(0).random((5, 12))).astype(np.float32).tolist()
+    spec = {"name": "inss", "args": {"library": library, "order": 2, "cell": 4, "widths": [8, 8, 8, 8]}}
+    save_checkpoint(path, make(spec), spec, {"wavelengths": np.linspace(400, 1000, 12).tolist()})
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path, tiny_model, rgb_png):
+    """The files the commands below read: a checkpoint, an RGB, an INSS checkpoint, a cube, a benchmark config."""
+    np.save(tmp_path / "cube.npy", np.full((4, 4, 31), 0.5, np.float32))
+    (tmp_path / "bench.yaml").write_text("methods: [{model: {name: linear_ls}}]\n")
+    return {
+        "model": tiny_model,
+        "rgb": rgb_png,
+        "inss": narrow_inss(tmp_path / "inss.pt"),
+        "cube": tmp_path / "cube.npy",
+        "bench": tmp_path / "bench.yaml",
+    }
+
+
+FOLDER_OUTPUTS = {
+    "evaluate": lambda i, out: ["evaluate", i["model"], "--data", "folder", i["cube"].parent, "-o", out],
+    "benchmark": lambda i, out: ["benchmark", i["bench"], "-o", out, "--quiet"],
+    "synth": lambda i, out: ["synth", "-n", "1", "--size", "8", "-o", out],
+    "synthesize --figures": lambda i, out: [
+        "synthesize",
+        i["rgb"],
+        "--model",
+        i["inss"],
+        "-o",
+        "c.h5",
+        "--figures",
+        out,
+    ],
+    "demo": lambda i, out: ["demo", "--quick", "--quiet", "-o", out],
+}
+FILE_OUTPUTS = {
+    "export": lambda i, out: ["export", i["model"], "-o", out / "m.onnx", "--no-check"],
+    "render": lambda i, out: ["render", i["cube"], "-o", out / "rgb.png"],
+    "reconstruct": lambda i, out: ["reconstruct", i["rgb"], "--model", i["model"], "-o", out / "c.h5", "--quiet"],
+    "synthesize": lambda i, out: ["synthesize", i["rgb"], "--model", i["inss"], "-o", out / "c.h5"],
+}
+
+
+@pytest.mark.parametrize("command", FOLDER_OUTPUTS)
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, inputs, capsys, command):
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"precious")
+    code, _, err = run_cli(capsys, *FOLDER_OUTPUTS[command](inputs, taken))
+    assert_one_line(code, err, "taken: is a file, not a folder")
+    assert taken.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("below", [False, True], ids=["folder", "subfolder"])
+@pytest.mark.parametrize("command", FOLDER_OUTPUTS)
+def test_a_read_only_output_folder_is_one_line(read_only, inputs, capsys, command, below):
+    out = read_only / "new" if below else read_only
+    code, _, err = run_cli(capsys, *FOLDER_OUTPUTS[command](inputs, out))
+    assert_one_line(code, err, "cannot create the output folder" if below else "cannot write in this output folder")
+    assert list(read_only.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", FILE_OUTPUTS)
+def test_a_file_in_a_read_only_folder_is_one_line(read_only, inputs, capsys, command):
+    code, _, err = run_cli(capsys, *FILE_OUTPUTS[command](inputs, read_only))
+    assert_one_line(code, err, "cannot write in")
+    assert list(read_only.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------------ --allow-changed
+
+
+def test_resume_with_allow_changed_warns_naming_the_keys(tmp_path, caplog):
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_run(run, small_config())
+    changed = small_config()
+    changed["seed"] = 7
+    with caplog.at_level("WARNING", logger="hsinr"):
+        claim_run_folder(run, changed, resume=True, allow_changed=True).release()
+    assert "seed: 0 → 7" in caplog.text and "no longer continues exactly" in caplog.text
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["refused", "allowed"])
+def test_train_allow_changed_turns_the_refusal_into_a_warning(tmp_path, capsys, monkeypatch, allow):
+    import hsinr.train
+
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_run(run, small_config())
+    monkeypatch.setattr(hsinr.train, "_train", lambda *args: {"resumed": True})  # the claim is what is tested
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 7\n")
+    code, out, err = run_cli(capsys, "train", config, "-o", run, "--resume", *(["--allow-changed"] * allow))
+    if allow:
+        assert code == 0 and '"resumed": true' in out and "seed: 0 → 7" in err and "warning" not in out
+    else:
+        assert_one_line(code, err, "seed: 0 → 7", "--allow-changed")
+
+
+def test_allow_changed_without_resume_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("train: {epochs: 1}\n")
+    code, _, err = run_cli(capsys, "train", config, "-o", tmp_path / "run", "--allow-changed")
+    assert_one_line(code, err, "--allow-changed applies to --resume only")
+    assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------------------------------------ library warnings
+
+
+def damaged_tiff(path: Path) -> Path:
+    """A TIFF whose first three tags are garbage: tifffile logs an error for each, then fails."""
+    tifffile.imwrite(path, np.zeros((8, 8, 3), np.uint8), photometric="rgb")
+    raw = bytearray(path.read_bytes())
+    ifd = int.from_bytes(raw[4:8], "little")
+    for offset in range(ifd + 2, ifd + 2 + 3 * 12):
+        raw[offset] ^= 0x55
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("command", ["info", "render"])
+def test_library_warnings_do_not_come_before_the_error_line(tmp_path, command):
+    import sys
+
+    bad = damaged_tiff(tmp_path / "bad.tif")
+    args = [str(bad)] + (["-o", str(tmp_path / "rgb.png")] if command == "render" else [])
+    done = subprocess.run(
+        [sys.executable, "-m", "hsinr.cli", command, *args], capture_output=True, text=True, timeout=120
+    )
+    assert_one_line(done.returncode, done.stderr, "bad.tif: cannot read as TIFF")
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["success", "user-error"])
+@pytest.mark.parametrize("how", ["warnings", "logging"])
+def test_warnings_show_on_success_and_are_dropped_before_a_user_error(tmp_path, capsys, monkeypatch, fails, how):
+    import logging
+    import warnings
+
+    import hsinr.commands.info
+
+    np.save(tmp_path / "c.npy", np.ones((2, 2, 3), np.float32))
+
+    def noisy_read(path, key=None):
+        if how == "warnings":
+            warnings.warn("a library grumbles", UserWarning, stacklevel=1)
+        else:
+            logging.getLogger("somelib").warning("a library grumbles")
+        if fails:
+            raise DataError(f"{path}: bad file")
+        return read_cube(path)
+
+    monkeypatch.setattr(hsinr.commands.info, "read_cube", noisy_read)
+    code, _, err = run_cli(capsys, "info", tmp_path / "c.npy")
+    if fails:
+        assert_one_line(code, err, "bad file")
+    else:
+        assert code == 0 and "a library grumbles" in err
+
+
+# ------------------------------------------------------------------------------------------------ too small images
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 5), (8, 2)])
+def test_synthesize_on_a_too_small_image_is_one_line(tmp_path, capsys, size):
+    model = narrow_inss(tmp_path / "inss.pt")
+    write_rgb(tmp_path / "tiny.png", np.full((*size, 3), 0.5, np.float32))
+    code, _, err = run_cli(capsys, "synthesize", tmp_path / "tiny.png", "--model", model, "-o", tmp_path / "c.h5")
+    assert_one_line(code, err, "tiny.png", f"{size[0]}x{size[1]} image is too small", "more than 8 pixels")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inss.pt", "tiny.png"]
+
+
+def test_synthesize_takes_an_image_just_above_the_minimum(tmp_path, capsys):
+    model = narrow_inss(tmp_path / "inss.pt")
+    write_rgb(tmp_path / "thin.png", np.full((1, 9, 3), 0.5, np.float32))
+    code, _, err = run_cli(capsys, "synthesize", tmp_path / "thin.png", "--model", model, "-o", tmp_path / "c.h5")
+    assert code == 0, err
+    assert read_cube(tmp_path / "c.h5").shape == (1, 9, 12)
+
+
+@pytest.mark.parametrize(
+    "spec, size",
+    [
+        ({"name": "mst_plus_plus", "args": {"out_bands": 31, "width": 31, "stages": 1}}, (1, 1)),
+        ({"name": "inr_hsisr", "args": {"hyper_width": 16, "stem_width": 8, "mlp_width": 16, "cell_size": 8}}, (2, 3)),
+    ],
+)
+def test_reconstruct_takes_images_of_one_pixel(tmp_path, capsys, spec, size):
+    save_checkpoint(tmp_path / "m.pt", make(spec), spec, {"wavelengths": default_wavelengths(31).tolist()})
+    write_rgb(tmp_path / "tiny.png", np.full((*size, 3), 0.5, np.float32))
+    code, _, err = run_cli(capsys, "reconstruct", tmp_path / "tiny.png", "--model", tmp_path / "m.pt", "-o",
+                           tmp_path / "c.npy", "--quiet", "--keep-exposure")  # fmt: skip
+    assert code == 0, err
+    assert read_cube(tmp_path / "c.npy").shape == (*size, 31)
+
+
+def test_fuse_takes_a_one_pixel_low_resolution_image(tmp_path, capsys):
+    spec = {"name": "inf3", "args": {"scale": 4, "hsi_bands": 31}}
+    save_checkpoint(tmp_path / "f.pt", make(spec), spec, {"wavelengths": default_wavelengths(31).tolist()})
+    np.save(tmp_path / "lr.npy", np.full((1, 1, 31), 0.5, np.float32))
+    write_rgb(tmp_path / "hr.png", np.full((4, 4, 3), 0.5, np.float32), bits=16)
+    code, _, err = run_cli(capsys, "fuse", "--hsi", tmp_path / "lr.npy", "--msi", tmp_path / "hr.png", "--model",
+                           tmp_path / "f.pt", "-o", tmp_path / "c.npy")  # fmt: skip
+    assert code == 0, err
+    assert read_cube(tmp_path / "c.npy").shape == (4, 4, 31)
+
+
+# ------------------------------------------------------------------------------------------------ SIGTERM
+
+
+def _terminated(*args, **kwargs):
+    """Stands in for a writer: leaves half a file at the path it was given, then the process gets SIGTERM."""
+    import os
+    import signal
+    import time
+
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, (str, Path)) and is_temporary(value):
+            Path(value).write_bytes(b"half")
+        elif hasattr(value, "write") and not isinstance(value, (str, Path, np.ndarray)):
+            value.write(0, 0, np.zeros((2, 2, 31), np.float32))  # a tile into the cube writer
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)  # the handler raises here
+    raise AssertionError("SIGTERM did not stop the command")
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "render", "export"])
+def test_sigterm_during_a_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path, tiny_model, rgb_png, capsys, monkeypatch, command
+):
+    import signal
+
+    import hsinr.infer
+    import hsinr.io.rgb
+
+    np.save(tmp_path / "cube.npy", np.full((4, 4, 31), 0.5, np.float32))
+    keep = tmp_path / {"reconstruct": "keep.h5", "render": "keep.png", "export": "keep.onnx"}[command]
+    keep.write_bytes(b"the previous result")
+    if command == "reconstruct":
+        monkeypatch.setattr(hsinr.infer, "reconstruct", lambda rgb, model, writer=None, **k: _terminated(writer=writer))
+        argv = ["reconstruct", rgb_png, "--model", tiny_model, "-o", keep, "--quiet", "--keep-exposure", "--input"]
+        argv.append("linear")
+    elif command == "render":
+        monkeypatch.setattr(hsinr.io.rgb.iio, "imwrite", _terminated)
+        argv = ["render", tmp_path / "cube.npy", "-o", keep]
+    else:
+        monkeypatch.setattr(torch.onnx, "export", lambda model, inputs, f, **k: _terminated(f))
+        argv = ["export", tiny_model, "-o", keep, "--no-check"]
+
+    def unhandled(signum, frame):  # what the test sees, instead of dying, if the command installs no handler
+        raise AssertionError("hsinr did not handle SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        code, _, err = run_cli(capsys, *argv)
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # restored after the command
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143 and err.strip() == f"hsinr {command}: terminated (SIGTERM)", err
+    assert keep.read_bytes() == b"the previous result" and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda i: ["evaluate", i["model"], "--data", "folder", i["cube"].parent],
+        lambda i: ["benchmark", i["bench"]],
+        lambda i: ["fuse", "--hsi", i["cube"], "--msi", i["rgb"], "--model", i["model"], "-o", "c.npy"],
+        lambda i: ["synthesize", i["rgb"], "--model", i["inss"], "-o", "c.h5"],
+    ],
+    ids=["evaluate", "benchmark", "fuse", "synthesize"],
+)
+def test_an_unknown_device_is_one_line_before_anything_runs(tmp_path, inputs, capsys, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = run_cli(capsys, *command(inputs), "--device", "banana")
+    assert_one_line(code, err, "--device 'banana': not a device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -17,6 +17,7 @@ from . import metrics
 from .checkpoint import load_checkpoint
 from .data import load_split
 from .errors import ConfigError
+from .io.atomic import prepare_output_folder
 from .progress import progress_bar
 from .report import band_grid_figure, spectra_figure, write_table
 from .tasks import EvalCase, make_task
@@ -121,8 +122,10 @@ def evaluate_checkpoint(
 
     The task, split, wavelengths and camera response are the checkpoint's (``meta``), so evaluation sees exactly the
     scenes and inputs the model was trained with; ``split_file`` and ``response`` override them. The split used is
-    written to ``out_dir/split.json``.
+    written to ``out_dir/split.json``. ``out_dir`` is checked (and created) first: a file in its place or a folder
+    that cannot be written in is a one-line :class:`~hsinr.errors.DataError` before anything runs.
     """
+    out_dir = prepare_output_folder(out_dir)
     model, meta = load_checkpoint(checkpoint, device)
     config = json.loads(json.dumps(meta.get("config") or {}))  # a deep copy
     if not config:
@@ -139,8 +142,6 @@ def evaluate_checkpoint(
     if response is not None:
         config["data"]["response"] = response
     config["train"]["val_tile"] = tile
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "split.json").unlink(missing_ok=True)
     task = make_task(config, out_dir)
     cases = task.eval_cases(subset)

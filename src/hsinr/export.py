@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import torch.nn as nn
 
 from . import __version__
 from .errors import ConfigError
+from .io.atomic import atomic_path, prepare_output_folder
 
 DEFAULT_OPSET = 17
 TRACE_SIZE = (67, 75)
@@ -74,7 +74,8 @@ def export_onnx(
 
     Args:
         model: a registry model whose ``input_keys`` is ``("rgb",)``; it is exported in eval mode on the CPU.
-        path: the ``.onnx`` file; written through a temporary file, so a failed export leaves nothing behind.
+        path: the ``.onnx`` file; written atomically (:func:`hsinr.io.atomic.atomic_path`), so a failed or
+            interrupted export leaves nothing behind and keeps a file that was already there.
         opset: ONNX opset version (11, 13, 17, 18 and 20 tested; ≥ 17 keeps ``LayerNorm`` one operator).
         metadata: JSON-able values stored as ``metadata_props`` (see :func:`onnx_metadata`).
         check: run the graph with ONNX Runtime at :data:`CHECK_SIZES` and compare with PyTorch.
@@ -92,10 +93,8 @@ def export_onnx(
     path = Path(path)
     wrapper = _RGBOnly(model).eval().cpu()
     dynamic = {0: "batch", 2: "height", 3: "width"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    prepare_output_folder(path.parent)
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             # Size-dependent branches are traced on purpose (see the module docstring) and checked afterwards.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -121,9 +120,6 @@ def export_onnx(
         if metadata:
             _write_metadata(tmp, metadata)
         checks = verify_onnx(tmp, model, name=path) if check else []
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return {"path": str(path), "opset": opset, "trace_size": list(TRACE_SIZE), "checks": checks}
 
 

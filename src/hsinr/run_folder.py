@@ -7,7 +7,9 @@
   ``split.json`` is kept, so a re-run uses the same split);
 * ``resume`` needs a ``last.pt`` with its training state, made by the same settings: every configuration key that
   changes what the next step computes (model, task, data, seed, patch size, optimiser, schedule, …) must be equal;
-  only :data:`RESUME_MAY_CHANGE` (the budget, the device, how often to validate, …) may differ;
+  only :data:`RESUME_MAY_CHANGE` (the budget, the device, how often to validate, …) may differ. With
+  ``allow_changed`` (``hsinr train --resume --allow-changed``) other changes are a logged warning naming the keys
+  instead: the run continues from ``last.pt`` but is no longer the run one uninterrupted training would give;
 * a lock file (``.hsinr.lock``, ``fcntl.flock``) refuses a second concurrent writer. The operating system releases the
   lock when the process ends, however it ends (``kill -9`` included), so a lock is never stale; the file itself stays;
 * temporary files of saves that were killed (``.last.pt.<8 chars>.tmp``) are removed.
@@ -115,7 +117,7 @@ def changed_settings(saved: dict, current: dict) -> list[str]:
     return changed
 
 
-def _check_resume(run_dir: Path, config: dict | None) -> None:
+def _check_resume(run_dir: Path, config: dict | None, allow_changed: bool = False) -> None:
     last = run_dir / "last.pt"
     if not last.is_file():
         raise ConfigError(f"{last}: nothing to resume (no last checkpoint in the run folder)")
@@ -123,11 +125,18 @@ def _check_resume(run_dir: Path, config: dict | None) -> None:
     saved = payload["meta"].get("config")
     if config is not None and isinstance(saved, dict):
         changed = changed_settings(saved, config)
-        if changed:
+        if changed and allow_changed:
+            LOG.warning(
+                "%s: resuming with changed settings (%s); the run no longer continues exactly",
+                run_dir,
+                "; ".join(changed),
+            )
+        elif changed:
             shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
             raise ConfigError(
                 f"{run_dir}: --resume with changed settings would not continue the run exactly "
-                f"({shown}); restore them, or start a new run with --overwrite or another -o"
+                f"({shown}); restore them, accept them with --allow-changed, or start a new run with --overwrite or "
+                "another -o"
             )
 
 
@@ -155,19 +164,27 @@ def _lock(run_dir: Path):
 
 
 def claim_run_folder(
-    run_dir: str | os.PathLike, config: dict | None = None, *, resume: bool = False, overwrite: bool = False
+    run_dir: str | os.PathLike,
+    config: dict | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    allow_changed: bool = False,
 ) -> RunFolder:
     """Check that a training may write into ``run_dir``, then lock it; returns the claimed :class:`RunFolder`.
 
     Args:
         run_dir: the run folder (created when missing, after the checks).
         config: the resolved configuration of the new run, compared with the saved one on ``resume``.
-        resume: continue the run in the folder (needs ``last.pt`` with its training state and unchanged settings).
+        resume: continue the run in the folder (needs ``last.pt`` with its training state and unchanged settings,
+            unless ``allow_changed``).
         overwrite: replace the run in the folder (its checkpoints, history and config are deleted once locked).
+        allow_changed: with ``resume``, log a warning naming the changed settings instead of refusing them.
 
     Raises:
         ConfigError: ``run_dir`` is a file; it holds a run and neither flag is given; ``resume`` with nothing or
-            something else to resume; both flags; another process holds the lock; the folder is not writable.
+            something else to resume (or changed settings without ``allow_changed``); both flags; another process
+            holds the lock; the folder is not writable.
     """
     run_dir = Path(run_dir)
     if resume and overwrite:
@@ -177,7 +194,7 @@ def claim_run_folder(
     if not _is_main_rank():
         return RunFolder(run_dir)
     if resume:
-        _check_resume(run_dir, config)
+        _check_resume(run_dir, config, allow_changed)
     elif holds_run(run_dir) and not overwrite:
         raise ConfigError(
             f"{run_dir}: already holds a run ({', '.join(holds_run(run_dir))}); continue it with "

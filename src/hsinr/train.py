@@ -13,7 +13,8 @@ validation PSNR; the last state when there are no validation scenes), all writte
 * ``train.amp`` (bf16/fp16 autocast of the forward pass; normalisations compute in float32) and ``train.compile``
   (``torch.compile``) for GPUs.
 * ``resume=True`` continues from ``last.pt`` exactly: the patches of an epoch depend only on (seed, epoch), and the
-  optimiser, scheduler and RNG states are restored, so the next step's loss equals the uninterrupted run's.
+  optimiser, scheduler and RNG states are restored, and so is the task's own training state (``extra_state``:
+  INSS's discriminators and their optimiser), so the next step's loss equals the uninterrupted run's.
 * A NaN/Inf loss stops the run with :class:`~hsinr.errors.TrainingError`; checkpoints are only written after a
   finished epoch, so the last good one stays.
 * Models with a closed-form part (``fit_prior``, see :mod:`hsinr.models.contract`) have it fitted on the training
@@ -49,6 +50,7 @@ from .models.contract import fit_closed_form_parts, is_closed_form
 from .progress import budget_text, progress_bar
 from .run_folder import claim_run_folder
 from .tasks import make_task
+from .tasks.base import load_task_extra_state, task_extra_state
 
 LAST, BEST = "last.pt", "best.pt"
 logger = logging.getLogger(__name__)
@@ -100,7 +102,12 @@ class _Distributed:
 
 
 def train(
-    config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False
+    config: dict,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+    allow_changed: bool = False,
 ) -> dict:
     """Train ``config["model"]`` on ``config["data"]`` into ``run_dir``; returns a summary dict.
 
@@ -110,6 +117,8 @@ def train(
         resume: continue from ``run_dir/last.pt``.
         progress: show progress bars.
         overwrite: replace a run already in ``run_dir`` (see :func:`hsinr.run_folder.claim_run_folder`).
+        allow_changed: with ``resume``, accept changed settings with a logged warning naming them (by default they
+            are refused, since the run would not continue exactly).
     """
     run_dir = Path(run_dir)
     tcfg = config["train"]
@@ -117,7 +126,7 @@ def train(
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
     # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer
-    folder = claim_run_folder(run_dir, config, resume=resume, overwrite=overwrite)
+    folder = claim_run_folder(run_dir, config, resume=resume, overwrite=overwrite, allow_changed=allow_changed)
     world = _Distributed(device)
     finished = False
     try:
@@ -218,6 +227,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         _set_rng_state(training["rng"])
         start_epoch, best_score, step = training["epoch"] + 1, training["best_score"], training["step"]
         stale = int(training.get("stale", 0))
+        load_task_extra_state(task, training.get("task", {}))  # e.g. INSS's discriminators and their optimiser
 
     train_model = model
     if tcfg.get("compile"):
@@ -317,6 +327,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
                 "step": step,
                 "best_score": best_score,
                 "stale": stale,
+                "task": task_extra_state(task),
             }
             with history_path.open("a") as handle:  # history first: a kill before last.pt then only repeats an epoch
                 handle.write(json.dumps(record) + "\n")

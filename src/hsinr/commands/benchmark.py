@@ -34,7 +34,9 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..benchmark import run_benchmark, slug
     from ..report import format_markdown
+    from .reconstruct import check_device
 
+    check_device(args.device)
     config = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / slug(config.get("name", Path(args.config).stem)))
     result = run_benchmark(

@@ -28,7 +28,9 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..evaluate import evaluate_checkpoint
+    from .reconstruct import check_device
 
+    check_device(args.device)
     result = evaluate_checkpoint(
         args.checkpoint,
         args.data[0],

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from ..infer import fuse
     from ..io import read_cube, read_rgb, write_cube
     from ..spectral.degradation import fusion_scale
+    from .reconstruct import check_device
 
+    check_device(args.device)
     model, meta = load_checkpoint(args.model)
     if tuple(getattr(model, "input_keys", ())) != ("lr_hsi", "hr_msi"):
         name = meta["spec"]["name"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 
 def add_parser(subparsers) -> None:
@@ -38,13 +38,24 @@ def run(args) -> int:
     from ..checkpoint import load_checkpoint
     from ..infer.synthesize import library_labels, synthesize, write_synthesis
     from ..io import read_rgb
+    from ..io.atomic import check_output_folder, prepare_output_folder
     from ..report.abundances import save_synthesis_figures
+    from .reconstruct import check_device
 
+    check_device(args.device)
+    for path in (args.output, args.abundances):  # outputs that cannot be written fail before the model runs
+        if path:
+            check_output_folder(path)
+    if args.figures:
+        prepare_output_folder(args.figures)
     model, meta = load_checkpoint(args.model, device=args.device)
     if not hasattr(model, "forward_with_abundances"):
         raise ConfigError(f"{args.model}: model {meta['spec']['name']!r} is not INSS (no abundances to synthesise)")
     rgb = read_rgb(args.rgb) * np.float32(args.input_scale)
-    result = synthesize(rgb, model, tile=args.tile)
+    try:
+        result = synthesize(rgb, model, tile=args.tile)
+    except DataError as exc:
+        raise DataError(f"{args.rgb}: {exc}") from None
     wavelengths = np.asarray(meta["wavelengths"], dtype=np.float64) if meta.get("wavelengths") else None
     names = library_labels(model.library_names, result.abundances.shape[2])
     classes = list(model.library_classes) if model.library_classes is not None else names  # one class per spectrum

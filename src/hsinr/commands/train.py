@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..config import load_config
+from ..errors import ConfigError
 
 
 def add_parser(subparsers) -> None:
@@ -23,6 +24,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt (same settings)")
     p.add_argument(
+        "--allow-changed",
+        action="store_true",
+        help="with --resume: accept settings that changed since the run started (a warning names them; the run then "
+        "no longer continues exactly)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run already in <run-dir> (its checkpoints and history are deleted)",
@@ -36,7 +43,16 @@ def run(args) -> int:
 
     config = load_config(args.config, args.overrides)
     run_dir = Path(args.run_dir or Path("runs") / config.get("name", Path(args.config).stem))
-    summary = train(config, run_dir, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
+    if args.allow_changed and not args.resume:
+        raise ConfigError("--allow-changed applies to --resume only")
+    summary = train(
+        config,
+        run_dir,
+        resume=args.resume,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        allow_changed=args.allow_changed,
+    )
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary (rank 0's, which validated)
         print(json.dumps(summary, indent=2))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.atomic import write_text_atomic
 
 SUBSETS = ("train", "val", "test")
 SPLIT_FILE = "split.json"
@@ -77,11 +78,11 @@ def leave_one_out(names: Iterable[str], held_out: str | Sequence[str]) -> dict[s
 
 
 def save_split(path: str | Path, split: dict[str, list[str]], **info) -> None:
-    """Write ``split`` as JSON (keys train/val/test, plus any ``info`` such as ``seed`` and ``ratios``)."""
+    """Write ``split`` as JSON (keys train/val/test, plus any ``info`` such as ``seed`` and ``ratios``), atomically."""
     _check_split(split, str(path))
     payload = {subset: sorted(split[subset]) for subset in SUBSETS}
     payload.update(info)
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
 def load_split(path: str | Path) -> dict[str, list[str]]:

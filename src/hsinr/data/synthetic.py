@@ -41,6 +41,7 @@ from skimage.transform import resize
 
 from ..cube import Cube, default_wavelengths
 from ..errors import ConfigError, DataError
+from ..io.atomic import prepare_output_folder, write_text_atomic
 from ..spectral import CameraResponse, render_rgb, resolve_response
 from ..spectral.library import SpectralLibrary, earthlib_library, illuminant_spectrum, reflectance_sets
 
@@ -559,8 +560,7 @@ def write_synthetic_dataset(
     if int(count) != count or count < 1:
         raise ConfigError(f"count must be a positive integer, got {count!r}")
     count = int(count)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_folder(out_dir)
     wavelengths = default_wavelengths() if wavelengths is None else np.asarray(wavelengths, np.float64).reshape(-1)
     response = resolve_response(srf_spec, wavelengths)
     seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(count)]
@@ -597,5 +597,5 @@ def write_synthetic_dataset(
         "scene_seeds": seeds,
         "scenes": records,
     }
-    (out / "meta.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomic(out / "meta.json", json.dumps(summary, indent=2))
     return paths

@@ -14,6 +14,7 @@ import torch.nn as nn
 from ..cube import Cube
 from ..device import device_of
 from ..errors import ConfigError, DataError
+from ..io.atomic import atomic_path, prepare_output_folder, write_text_atomic
 from .tiling import ArrayWriter, tile_blended
 
 
@@ -38,7 +39,9 @@ def synthesize(
 
     Raises:
         ConfigError: the model has no abundances (not INSS).
-        DataError: the image is not ``(H, W, 3)``.
+        DataError: the image is not ``(H, W, 3)``, or too small for the model: an image no larger than the padding
+            multiple in both directions is one value deep in the U-Net, which a narrow model's group normalisation
+            cannot normalise; the message gives the size needed.
     """
     if not hasattr(model, "forward_with_abundances"):
         raise ConfigError(f"{type(model).__name__} is not INSS (no abundances to synthesise)")
@@ -61,9 +64,17 @@ def synthesize(
     library_size = int(model.library.shape[0])
     sink = ArrayWriter(height, width, bands + library_size)
     align = int(getattr(model, "pad_multiple", 1))
-    tile_blended(
-        height, width, tile, tile // 4 if overlap is None else overlap, run, sink, align, progress, "synthesize"
-    )
+    try:
+        tile_blended(
+            height, width, tile, tile // 4 if overlap is None else overlap, run, sink, align, progress, "synthesize"
+        )
+    except (RuntimeError, ValueError) as exc:
+        if max(height, width) > align:
+            raise
+        raise DataError(
+            f"a {height}x{width} image is too small for this model (padded to {align}x{align}, its U-Net reduces it "
+            f"to one pixel, too few to normalise); give an image of more than {align} pixels in height or width"
+        ) from exc
     return Synthesis(sink.array[..., :bands], sink.array[..., bands:], state["t"])
 
 
@@ -73,12 +84,13 @@ def library_labels(labels: list[str] | None, count: int, stem: str = "spectrum")
 
 
 def write_abundance_tiff(path: str | Path, abundances: np.ndarray, names: list[str]) -> None:
-    """Abundances ``(H, W, N_g)`` as an ``N_g``-page float32 TIFF; page i's ImageDescription is ``names[i]``."""
+    """Abundances ``(H, W, N_g)`` as an ``N_g``-page float32 TIFF; page i's ImageDescription is ``names[i]``.
+    Written atomically (:func:`hsinr.io.atomic.atomic_path`)."""
     import tifffile
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tifffile.TiffWriter(path) as tiff:
+    prepare_output_folder(path.parent)
+    with atomic_path(path) as temporary, tifffile.TiffWriter(temporary) as tiff:
         for index, name in enumerate(names):
             tiff.write(np.ascontiguousarray(abundances[:, :, index], dtype=np.float32), description=name, metadata=None)
 
@@ -94,13 +106,14 @@ def write_synthesis(
 ) -> Path:
     """Write the cube to ``output`` (any format of :func:`hsinr.io.write_cube`, with band centres when known), the
     sidecar ``<stem>.inss.json`` (``t``, library names and classes, plus ``provenance``) and, when
-    ``abundances_path`` is given, the abundance TIFF. Returns the sidecar's path."""
+    ``abundances_path`` is given, the abundance TIFF, each atomically. Returns the sidecar's path."""
     from ..io import write_cube
 
     output = Path(output)
     write_cube(output, Cube(result.cube, wavelengths, source=str(output)))
     sidecar = output.with_name(output.stem + ".inss.json")
-    sidecar.write_text(
+    write_text_atomic(
+        sidecar,
         json.dumps(
             {
                 **provenance,
@@ -110,7 +123,7 @@ def write_synthesis(
                 "library_classes": classes,
             },
             indent=1,
-        )
+        ),
     )
     if abundances_path:
         write_abundance_tiff(abundances_path, result.abundances, names)

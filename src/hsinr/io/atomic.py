@@ -125,13 +125,40 @@ def preallocate(path: str | os.PathLike, nbytes: int) -> None:
 
 
 def check_output_folder(target: str | os.PathLike) -> Path:
-    """The target as a :class:`Path`, after checking that its folder exists and it is not itself a folder."""
+    """The target file as a :class:`Path`, after checking that it is not itself a folder and that its folder exists
+    and may be written in (a read-only file system, or a folder without write permission, is refused)."""
     target = Path(target)
     if target.is_dir():
         raise DataError(f"{target}: is a folder; give a file name")
     if not target.parent.is_dir():
         raise DataError(f"{target}: output folder {target.parent} does not exist")
+    if not _writable(target.parent):
+        raise DataError(f"{target}: cannot write in {target.parent} (read-only or not permitted)")
     return target
+
+
+def prepare_output_folder(folder: str | os.PathLike) -> Path:
+    """Create the output *folder* of a command (``evaluate -o``, ``benchmark -o``, ``synth -o``, figures), or refuse
+    in one line: a file in its place, a folder that cannot be created, a folder that cannot be written in.
+
+    Raises:
+        DataError: naming ``folder`` and the reason.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder}: is a file, not a folder; give a folder name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not _writable(folder):
+        raise DataError(f"{folder}: cannot write in this output folder (read-only or not permitted)")
+    return folder
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files may be created in ``folder`` (``access(2)``, which also reports a read-only file system)."""
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 @contextmanager

@@ -31,7 +31,17 @@ _NON_RGB_MODES = {
     "LAB": "CIE L*a*b*",
     "HSV": "hue, saturation, value",
 }
-_LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, RuntimeError, SyntaxError, struct.error, zlib.error)
+_LIBRARY_ERRORS = (
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    RuntimeError,
+    SyntaxError,
+    ZeroDivisionError,  # tifffile on a damaged IFD
+    struct.error,
+    zlib.error,
+)
 
 
 def read_image_native(path: Path | str) -> np.ndarray:

@@ -19,7 +19,7 @@ from ..errors import DataError
 from ._shared import stored_cube
 from .limits import check_declared_size
 
-LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError)
+LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, ZeroDivisionError)  # tifffile on a damaged IFD
 DESCRIPTION_KEY = "hsinr_cube"
 
 

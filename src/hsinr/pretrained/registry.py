@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io.atomic import write_text_atomic
 
 FORMAT = "hsinr-pretrained-registry-1"
 ENV_DIR = "HSINR_PRETRAINED_DIR"
@@ -82,9 +83,7 @@ def write_registry(data: dict, root: str | os.PathLike | None = None) -> Path:
         models[name] = ordered
     text = json.dumps({"format": FORMAT, "default": data.get("default"), "models": models}, indent=2) + "\n"
     path = folder / REGISTRY_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
     return path
 
 

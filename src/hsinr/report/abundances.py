@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_path, prepare_output_folder
+
 MAX_ABUNDANCE_PANELS = 12
 
 
@@ -35,8 +37,7 @@ def save_synthesis_figures(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = prepare_output_folder(folder)
     written = []
     if srf is not None:
         false_colour = cube @ np.asarray(srf, dtype=np.float32).T
@@ -70,8 +71,12 @@ def save_synthesis_figures(
 
 
 def _save(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically (see :mod:`hsinr.io.atomic`) and free it."""
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path

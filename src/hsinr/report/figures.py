@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import DataError  # noqa: E402
+from ..io.atomic import atomic_path, prepare_output_folder  # noqa: E402
 from ..spectral.resample import nearest_bands  # noqa: E402
 
 FIG5_WAVELENGTHS = (430, 470, 510, 550, 590, 630, 670)
@@ -125,9 +126,12 @@ def spectra_figure(
 
 
 def _save(fig, path) -> Path:
-    """Write ``fig`` as PNG to ``path`` (folders created) and free it."""
+    """Write ``fig`` as PNG to ``path`` atomically (folders created; see :mod:`hsinr.io.atomic`) and free it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    prepare_output_folder(path.parent)
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path

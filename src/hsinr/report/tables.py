@@ -8,9 +8,11 @@ that is printed above it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
+from ..io.atomic import prepare_output_folder, write_text_atomic
 from ..metrics import METRIC_INFO
 
 
@@ -49,15 +51,18 @@ def format_markdown(rows: list[dict], title: str | None = None, protocol: dict |
 def write_table(
     rows: list[dict], out_dir: str | Path, stem: str, title: str | None = None, protocol: dict | None = None
 ) -> dict[str, Path]:
-    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.json`` into ``out_dir``; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.json`` into ``out_dir``; returns the paths.
+
+    Each file is written atomically (:mod:`hsinr.io.atomic`): complete at its name or, after a failure, the file
+    that was there before."""
+    out_dir = prepare_output_folder(out_dir)
     paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("md", "csv", "json")}
-    paths["md"].write_text(format_markdown(rows, title, protocol))
-    with paths["csv"].open("w", newline="") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    paths["json"].write_text(json.dumps({"title": title, "protocol": protocol, "rows": rows}, indent=2))
+    write_text_atomic(paths["md"], format_markdown(rows, title, protocol))
+    text = io.StringIO(newline="")
+    if rows:
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text_atomic(paths["csv"], text.getvalue())
+    write_text_atomic(paths["json"], json.dumps({"title": title, "protocol": protocol, "rows": rows}, indent=2))
     return paths
