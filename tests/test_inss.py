@@ -21,6 +21,7 @@ from hsinr.data.remote import (
     nearest_bands,
     rgb_from_bands,
     split_columns,
+    split_rows,
     valid_band_mask,
 )
 from hsinr.errors import ConfigError, DataError
@@ -319,6 +320,9 @@ def test_jasper_ridge_loader_assigns_aviris_centres_and_rgb_bands():
     left, right = split_columns(cube)
     assert left.shape == (100, 50, 198) and right.shape == (100, 50, 198)
     np.testing.assert_array_equal(np.concatenate([left.data, right.data], axis=1), cube.data)
+    top, bottom = split_rows(right, 0.3)
+    assert top.shape == (30, 50, 198) and bottom.shape == (70, 50, 198)
+    np.testing.assert_array_equal(np.concatenate([top.data, bottom.data], axis=0), right.data)
     assert load_remote_cube(JASPER).shape == cube.shape
 
 
@@ -331,6 +335,24 @@ def test_samson_and_urban_loaders():
     assert urban.wavelengths[0] == pytest.approx(400 + 4 * 2100 / 209)  # bands 1-4 dropped
     with pytest.raises(DataError):
         load_remote_cube(REMOTE / "urban_endmembers.mat", loader="unknown")
+
+
+def test_split_rows_and_columns_cut_at_the_rounded_fraction_and_refuse_empty_parts():
+    from hsinr.cube import Cube
+
+    data = np.arange(5 * 4 * 2, dtype=np.float32).reshape(5, 4, 2)
+    cube = Cube(data, np.array([500.0, 600.0]))
+    top, bottom = split_rows(cube, 0.4)
+    np.testing.assert_array_equal(top.data, data[:2])
+    np.testing.assert_array_equal(bottom.data, data[2:])
+    left, right = split_columns(cube, 0.75)
+    np.testing.assert_array_equal(left.data, data[:, :3])
+    np.testing.assert_array_equal(right.data, data[:, 3:])
+    np.testing.assert_array_equal(top.wavelengths, cube.wavelengths)
+    with pytest.raises(DataError, match="cannot split 5 rows"):
+        split_rows(cube, 0.05)
+    with pytest.raises(DataError, match="cannot split 4 columns"):
+        split_columns(cube, 0.95)
 
 
 # --------------------------------------------------------------------------------------------------- the command

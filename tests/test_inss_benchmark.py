@@ -21,7 +21,7 @@ from hsinr.tasks import make_task
 # ranges and 222 beyond 2450 nm, so 6 of the 10 bands are valid.
 BANDS = np.array([8, 18, 35, 60, 105, 110, 130, 160, 200, 222])
 VALID = np.array([True, True, True, True, False, False, True, False, True, False])
-HEIGHT, WIDTH = 16, 24
+HEIGHT, WIDTH = 24, 24  # val and test regions are 12 × 12: SSIM needs 11 × 11
 JASPER = Path(__file__).resolve().parents[2] / "shared" / "data" / "remote" / "jasper_ridge_198.mat"
 
 
@@ -69,19 +69,43 @@ def scene_file(tmp_path) -> Path:
     return write_jasper_like(tmp_path / "jasper_tiny.mat", linear_scene())
 
 
-def test_eval_cases_hold_the_right_columns_and_only_the_valid_bands(scene_file, tmp_path):
+def test_eval_cases_hold_their_regions_and_only_the_valid_bands(scene_file, tmp_path):
     task = make_task(config_for(scene_file, {"name": "linear_ls"}), tmp_path / "run")
     cube = np.rint(linear_scene() * 5000) / 5000
     (case,) = task.eval_cases("test")
-    assert case.name == "jasper_tiny_right"
-    np.testing.assert_allclose(case.truth, cube[:, WIDTH // 2 :][..., VALID], atol=1e-6)
+    assert case.name == "jasper_tiny_right_bottom"
+    np.testing.assert_allclose(case.truth, cube[HEIGHT // 2 :, WIDTH // 2 :][..., VALID], atol=1e-6)
     np.testing.assert_allclose(case.wavelengths, aviris_band_centres(BANDS[VALID]))
     np.testing.assert_array_equal(np.argmax(case.metric_args["srf"], axis=1), [2, 1, 0])  # R, G, B = bands 35/18/8
+    (val_case,) = task.eval_cases("val")
+    assert val_case.name == "jasper_tiny_right_top"
+    np.testing.assert_allclose(val_case.truth, cube[: HEIGHT // 2, WIDTH // 2 :][..., VALID], atol=1e-6)
     (train_case,) = task.eval_cases("train")
     np.testing.assert_allclose(train_case.truth, cube[:, : WIDTH // 2][..., VALID], atol=1e-6)
     assert task.eval_cases("nonsense") == []
     split = json.loads((tmp_path / "run" / "split.json").read_text())
-    assert split["train"] == ["jasper_tiny_left"] and split["test"] == split["val"] == ["jasper_tiny_right"]
+    assert split["train"] == ["jasper_tiny_left"]
+    assert split["val"] == ["jasper_tiny_right_top"] and split["test"] == ["jasper_tiny_right_bottom"]
+    assert split["regions"]["jasper_tiny_right_top"].startswith("rows [0, 12) × columns [12, 24) of 24 × 24")
+
+
+@pytest.mark.parametrize("train_fraction, val_fraction", [(0.5, 0.5), (0.25, 0.3), (0.7, 0.8)])
+def test_train_val_and_test_regions_do_not_overlap_and_cover_the_scene(tmp_path, train_fraction, val_fraction):
+    """Every pixel belongs to exactly one region, and each region's data is that pixel's (values are positions)."""
+    positions = np.arange(HEIGHT * WIDTH, dtype=np.float32).reshape(HEIGHT, WIDTH) / (HEIGHT * WIDTH)
+    path = write_jasper_like(tmp_path / "jasper_tiny.mat", np.repeat(positions[..., None], BANDS.size, axis=2))
+    config = config_for(
+        path, {"name": "linear_ls"}, data={"train_fraction": train_fraction, "val_fraction": val_fraction}
+    )
+    task = make_task(config, tmp_path / "run")
+    owner = np.zeros((HEIGHT, WIDTH), dtype=int)
+    for subset, (r0, r1, c0, c1) in task.regions.items():
+        owner[r0:r1, c0:c1] += 1
+        stored = np.rint(positions[r0:r1, c0:c1] * 5000) / 5000
+        np.testing.assert_allclose(task.pairs[subset].cube[..., 0], stored, atol=1e-6)
+    np.testing.assert_array_equal(owner, 1)
+    val, test = (set(task.pairs[s].cube[..., 0].ravel().round(6)) for s in ("val", "test"))
+    assert not val & test and len(set(task.split["val"]) | set(task.split["test"])) == 2
 
 
 def test_least_squares_is_exact_on_valid_bands_whatever_the_water_bands_hold(scene_file, tmp_path):
@@ -99,11 +123,11 @@ def test_least_squares_is_exact_on_valid_bands_whatever_the_water_bands_hold(sce
     scores = task.validate(model, "test")
     # 16-bit-like quantisation of the stored cube (÷ 5000) bounds the fit error
     assert scores["rmse"] < 2e-4 and scores["psnr"] > 70 and scores["sam"] < 0.05
-    full = model(torch.from_numpy(task.held_out_pair.rgb.transpose(2, 0, 1).copy())[None])
-    truth = np.rint(linear_scene() * 5000)[:, WIDTH // 2 :] / 5000
+    full = model(torch.from_numpy(task.pairs["test"].rgb.transpose(2, 0, 1).copy())[None])
+    truth = np.rint(linear_scene() * 5000)[HEIGHT // 2 :, WIDTH // 2 :] / 5000
     water_error = np.abs(full[0].detach().numpy().transpose(1, 2, 0) - truth)[..., ~VALID].mean()
     assert water_error > 0.1  # the noise is really there, and left out of the metrics above
-    assert meta["val"]["rmse"] == pytest.approx(scores["rmse"])
+    assert meta["val"]["rmse"] == pytest.approx(task.validate(model, "val")["rmse"])  # best.pt: the val region
 
 
 def test_baselines_train_with_l1_over_valid_bands_and_no_discriminators(scene_file, tmp_path):
@@ -129,14 +153,14 @@ def test_a_baseline_with_other_output_bands_is_refused(scene_file, tmp_path):
         make_task(config_for(scene_file, {"name": "linear_ls", "args": {"out_bands": 31}}), tmp_path)
 
 
-def test_inss_validation_is_the_whole_held_out_image_through_the_model(scene_file, tmp_path):
+def test_inss_validation_is_the_whole_validation_region_through_the_model(scene_file, tmp_path):
     torch.manual_seed(0)
     config = config_for(scene_file, tiny_inss(order=2))
     task = make_task(config, tmp_path / "run")
     model = make(config["model"])
     (case,) = task.eval_cases("val")
     with torch.no_grad():
-        direct = model(torch.from_numpy(task.held_out_pair.rgb.transpose(2, 0, 1).copy())[None])
+        direct = model(torch.from_numpy(task.pairs["val"].rgb.transpose(2, 0, 1).copy())[None])
     direct = direct[0].numpy().transpose(1, 2, 0)[..., VALID]
     np.testing.assert_allclose(case.predict(model), direct, atol=1e-5)
     from hsinr.metrics import rmse
@@ -210,15 +234,105 @@ def test_benchmark_compares_baselines_and_inss_orders_on_the_same_split(scene_fi
     assert rows["Linear LS"]["rmse"] < 2e-4  # exact on the valid bands, as in the single-run test
     assert all(np.isfinite(row["sam"]) and row["rmse"] > 0 for row in rows.values())
     assert rows["INSS K=2"]["params"] > rows["INSS K=1"]["params"]  # T exists only for K >= 2
-    assert {row["scene"] for row in result["per_scene"]} == {"jasper_tiny_right"}
+    assert {row["scene"] for row in result["per_scene"]} == {"jasper_tiny_right_bottom"}
     # the table states the INSS task's own protocol, never the RGB task's camera response or L1 loss
     protocol = " ".join(str(v) for v in result["protocol"].values())
     assert "no camera response" in protocol and "rendered" not in protocol and "L1 loss" not in protocol
 
 
 @pytest.mark.skipif(not JASPER.exists(), reason="shared remote-sensing data not present")
-def test_jasper_ridge_held_out_case_has_187_bands(tmp_path):
+def test_jasper_ridge_test_case_is_the_bottom_right_square_with_187_bands(tmp_path):
     task = make_task(config_for(JASPER, {"name": "linear_ls"}), tmp_path)
     (case,) = task.eval_cases("test")
-    assert case.truth.shape == (100, 50, 187) and case.name == "jasper_ridge_198_right"
+    assert case.truth.shape == (50, 50, 187) and case.name == "jasper_ridge_198_right_bottom"
+    assert task.regions == {"train": (0, 100, 0, 50), "val": (0, 50, 50, 100), "test": (50, 100, 50, 100)}
     assert not np.any((case.wavelengths >= 1350) & (case.wavelengths <= 1450))
+
+
+def test_resumed_inss_run_equals_the_uninterrupted_one_discriminators_included(scene_file, tmp_path, monkeypatch):
+    """6 steps straight (cosine schedule over 6) == the same run killed after its first 3-step epoch and resumed with
+    ``--resume``: generator and discriminator weights, their optimisers and the losses of every epoch."""
+    import hsinr.train as trainer
+    from hsinr.checkpoint import read_checkpoint
+
+    config = config_for(
+        scene_file,
+        tiny_inss(order=2),
+        data={"patches_per_epoch": 6},
+        inss={"lambda_adv": 0.01, "d_every": 2, "spectra_per_batch": 16},
+        train={"steps": 6, "schedule": "cosine"},
+    )
+    trainer.train(config, tmp_path / "straight", progress=False)
+
+    class Interrupted(Exception):
+        pass
+
+    write = trainer.save_checkpoint
+
+    def write_then_stop(path, *args, **kwargs):
+        write(path, *args, **kwargs)
+        if Path(path).name == trainer.LAST:
+            raise Interrupted
+
+    monkeypatch.setattr(trainer, "save_checkpoint", write_then_stop)
+    with pytest.raises(Interrupted):
+        trainer.train(config, tmp_path / "resumed", progress=False)
+    half = read_checkpoint(tmp_path / "resumed" / "last.pt", training=True)
+    assert half["training"]["step"] == 3 and half["training"]["task"]["discriminators"]["calls"] == 3
+    monkeypatch.setattr(trainer, "save_checkpoint", write)
+    trainer.train(config, tmp_path / "resumed", resume=True, progress=False)
+
+    a, b = (read_checkpoint(tmp_path / run / "last.pt", training=True) for run in ("straight", "resumed"))
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6)
+    da, db = a["training"]["task"]["discriminators"], b["training"]["task"]["discriminators"]
+    assert da["calls"] == db["calls"] == 6 and torch.equal(da["generator"], db["generator"])
+    for part in ("spatial", "spectral"):
+        for key, value in da[part].items():
+            torch.testing.assert_close(db[part][key], value, rtol=0, atol=1e-6)
+    for key, value in da["optimizer"]["state"][0].items():
+        torch.testing.assert_close(db["optimizer"]["state"][0][key], value, rtol=0, atol=1e-6)
+    assert not torch.equal(
+        half["training"]["task"]["discriminators"]["spatial"]["net.0.weight"], da["spatial"]["net.0.weight"]
+    )
+    history = [
+        [json.loads(line)["train_loss"] for line in (tmp_path / run / "history.jsonl").read_text().splitlines()]
+        for run in ("straight", "resumed")
+    ]
+    assert history[0] == history[1] and len(history[0]) == 2
+
+
+def test_resuming_inss_without_discriminator_state_is_refused(scene_file, tmp_path):
+    task = make_task(config_for(scene_file, tiny_inss(), inss={"lambda_adv": 0.01}), tmp_path / "run")
+    state = task.extra_state()
+    assert set(state) == {"discriminators"}
+    with pytest.raises(ConfigError, match="no discriminator state"):
+        task.load_extra_state({})
+    baseline = make_task(config_for(scene_file, {"name": "linear_ls"}), tmp_path / "ls")
+    assert baseline.extra_state() == {}
+    baseline.load_extra_state({})  # nothing to restore for a model without discriminators
+
+
+def test_benchmark_seeds_train_each_method_per_seed_and_report_the_spread(scene_file, tmp_path):
+    from hsinr.benchmark import run_benchmark
+
+    config = config_for(scene_file, tiny_inss())
+    config.pop("model")
+    config["seeds"] = [0, 1]
+    config["methods"] = [
+        {"label": "Linear LS", "model": {"name": "linear_ls", "args": {"out_bands": BANDS.size}}},
+        {"label": "INSS K=1", "model": tiny_inss(order=1)},
+    ]
+    config["evaluate"] = {"tile": 64, "figures": False}
+    result = run_benchmark(config, tmp_path / "bench", progress=False)
+    for label in ("linear_ls", "inss_k_1"):
+        assert all((tmp_path / "bench" / "runs" / label / f"seed{seed}" / "best.pt").exists() for seed in (0, 1))
+    per_seed = {row["seed"]: row for row in result["per_scene"] if row["method"] == "INSS K=1"}
+    assert set(per_seed) == {0, 1} and per_seed[0]["psnr"] != per_seed[1]["psnr"]  # different initialisations
+    rows = {row["method"]: row for row in result["rows"]}
+    inss = rows["INSS K=1"]
+    assert inss["seeds"] == 2 and inss["scenes"] == 1 and "psnr_std" not in inss
+    assert inss["psnr"] == pytest.approx((per_seed[0]["psnr"] + per_seed[1]["psnr"]) / 2)
+    assert inss["psnr_seed_std"] == pytest.approx(abs(per_seed[0]["psnr"] - per_seed[1]["psnr"]) / np.sqrt(2))
+    assert rows["Linear LS"]["rmse_seed_std"] == pytest.approx(0.0, abs=1e-12)  # a closed form ignores the seed
+    assert "[0, 1]" in str(result["protocol"]["seed"])

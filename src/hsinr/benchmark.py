@@ -10,20 +10,26 @@ A benchmark config is a training config (``data``, ``train``, ``seed``) plus::
         train: {lr: 1.0e-4}            # optional per-method overrides
     folds:                            # optional: explicit splits, e.g. leave-one-scene-out; else data.split
       - {train: [a, b], val: [], test: [c]}
+    seeds: [0, 1, 2]                  # optional: train every method once per seed (replaces ``seed``)
     evaluate: {tile: 512, figures: true}
 
 Every method of a fold trains on the same scenes with the same patches (same seed) and the same budget
 (``train.epochs`` and/or ``train.max_minutes``) and is evaluated on the fold's whole test images. The table reports,
 per method, the mean over all test scenes of all folds (each scene is tested exactly once), the parameter count,
 multiply-accumulates per pixel, inference milliseconds per megapixel and training seconds.
+
+With ``seeds`` each method is trained once per seed (run folders ``runs/<label>/seed<k>``; the seed sets the model's
+initialisation, the order of the patches and any random draws of the objective; the split is the same for all), every
+run is evaluated, and the table gives the mean over seeds and scenes with ``<metric>_seed_std``: the sample standard
+deviation (n − 1) over seeds of the per-seed mean over scenes, for PSNR, SSIM, SAM, RMSE and MRAE.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from .config import deep_merge, save_config
 from .data import save_split
 from .errors import ConfigError
 from .evaluate import evaluate_models, mean_by_method
+from .io.atomic import prepare_output_folder, write_bytes_atomic, write_text_atomic
 from .report import band_grid_figure, spectra_figure, write_table
 from .tasks import make_task
 from .train import train
@@ -66,8 +73,7 @@ def run_benchmark(
     processes side by side, e.g. on one GPU, then once without ``only`` to evaluate and write the table).
     ``device`` is used for training (``train.device`` of the config) and evaluation.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_folder(out_dir)
     methods = config.get("methods") or []
     if not methods:
         raise ConfigError("the benchmark config lists no methods")
@@ -77,8 +83,9 @@ def run_benchmark(
         raise ConfigError(f"--only names methods that are not in the config: {', '.join(unknown)}")
     if len({slug(label) for label in labels}) != len(labels):
         raise ConfigError(f"method labels must be unique (also as folder names): {labels}")
-    base = {k: v for k, v in config.items() if k not in ("methods", "folds", "evaluate")}
+    base = {k: v for k, v in config.items() if k not in ("methods", "folds", "seeds", "evaluate")}
     folds = config.get("folds") or [None]
+    seeds = [int(seed) for seed in config.get("seeds") or []]
     eval_cfg = config.get("evaluate") or {}
     if not only:
         save_config(config, out_dir / "benchmark.yaml")
@@ -86,13 +93,15 @@ def run_benchmark(
     per_scene: list[dict] = []
     extras: dict[str, dict] = {}
     figures_done = False
-    for fold_index, fold in enumerate(folds):
+    seed_runs: list[int | None] = [*seeds] or [None]  # None: the config's own seed, run folders without seed<k>
+    for (fold_index, fold), seed in itertools.product(enumerate(folds), seed_runs):
         fold_dir = out_dir / (f"fold{fold_index}" if len(folds) > 1 else "")
+        seed_part = f"seed{seed}" if seed is not None else ""
         models, train_seconds = {}, {}
         for label, method in zip(labels, methods, strict=True):
             if only and label not in only:
                 continue
-            run_dir = fold_dir / "runs" / slug(label)
+            run_dir = fold_dir / "runs" / slug(label) / seed_part
             mconfig = deep_merge(base, {"model": method["model"], "train": method.get("train") or {}})
             if method.get("data"):
                 mconfig = deep_merge(mconfig, {"data": method["data"]})
@@ -101,8 +110,8 @@ def run_benchmark(
                 save_split(run_dir / "split.json", {k: list(fold.get(k) or []) for k in ("train", "val", "test")})
             elif not only and (out_dir / "split.json").exists():  # every method shares the first one's split
                 run_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copy(out_dir / "split.json", run_dir / "split.json")
-            mconfig = deep_merge(mconfig, {"train": {"device": device}})
+                write_bytes_atomic(run_dir / "split.json", (out_dir / "split.json").read_bytes())
+            mconfig = deep_merge(mconfig, {"train": {"device": device}, **({"seed": seed} if seed is not None else {})})
             stored = run_dir / "method_config.yaml"
             same = stored.exists() and yaml.safe_load(stored.read_text()) == _comparable(mconfig)
             if not (reuse and same and (run_dir / "best.pt").exists()):
@@ -115,7 +124,7 @@ def run_benchmark(
                 started = time.monotonic()
                 summary = train(mconfig, run_dir, progress=progress, overwrite=True)
                 train_seconds[label] = summary.get("seconds", time.monotonic() - started)
-                (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+                write_text_atomic(run_dir / "train_summary.json", json.dumps(summary, indent=2))
             else:
                 train_seconds[label] = (
                     json.loads((run_dir / "train_summary.json").read_text()).get("seconds")
@@ -125,7 +134,7 @@ def run_benchmark(
             if only:
                 continue
             if fold is None and not (out_dir / "split.json").exists():
-                shutil.copy(run_dir / "split.json", out_dir / "split.json")
+                write_bytes_atomic(out_dir / "split.json", (run_dir / "split.json").read_bytes())
             model, meta = load_checkpoint(run_dir / "best.pt", device)
             models[label] = model
             extras.setdefault(label, {"train_seconds": [], "train_steps": []})
@@ -137,7 +146,9 @@ def run_benchmark(
             extras[label].setdefault("macs_per_pixel", _macs_per_pixel(model))
         if only:
             continue
-        task = make_task(deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]))
+        task = make_task(
+            deep_merge(base, {"model": methods[0]["model"]}), fold_dir / "runs" / slug(labels[0]) / seed_part
+        )
         task.config["train"]["val_tile"] = int(eval_cfg.get("tile", 512))
         cases = task.eval_cases("test")
         if not cases:
@@ -145,12 +156,12 @@ def run_benchmark(
         result = evaluate_models(
             models,
             cases,
-            fold_dir / "figures",
-            figures=bool(eval_cfg.get("figures", True)),
+            fold_dir / "figures" / seed_part,
+            figures=bool(eval_cfg.get("figures", True)) and (seed is None or seed == seeds[0]),
             stem="fold_metrics",
             progress=progress,
         )
-        per_scene += [{"fold": fold_index, **row} for row in result["per_scene"]]
+        per_scene += [{"fold": fold_index, **({"seed": seed} if seeds else {}), **row} for row in result["per_scene"]]
         if not figures_done:
             _summary_figures(out_dir, cases[0], result["predictions"][cases[0].name])
             figures_done = True
@@ -162,6 +173,8 @@ def run_benchmark(
         label = mean["method"]
         info = extras[label]
         mean.pop("fold", None)
+        if seeds:
+            mean = seed_spread(mean, [row for row in per_scene if row["method"] == label], seeds)
         rows.append(
             {
                 **mean,
@@ -175,6 +188,31 @@ def run_benchmark(
     write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
     write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
     return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
+
+
+#: Metrics whose spread over seeds a multi-seed table reports.
+SEED_SPREAD_METRICS = ("psnr", "ssim", "sam", "rmse", "mrae")
+
+
+def seed_spread(mean: dict, rows: list[dict], seeds: list[int]) -> dict:
+    """A method's mean row of a multi-seed benchmark: the mean over seeds and scenes (``mean``, as
+    :func:`~hsinr.evaluate.mean_by_method` gives it), ``scenes`` counted once, ``seeds``, and ``<metric>_seed_std``
+    = sample standard deviation (n − 1; 0 for one seed) over seeds of the per-seed mean over scenes, for
+    :data:`SEED_SPREAD_METRICS`. The over-rows ``<metric>_std`` columns (which would mix scenes and seeds) are dropped.
+
+    Args:
+        mean: the method's row of ``mean_by_method``.
+        rows: that method's per-scene rows, each with a ``seed`` key.
+        seeds: the benchmark's seeds.
+    """
+    out = {k: v for k, v in mean.items() if not k.endswith("_std")}
+    out["scenes"] = len(rows) // len(seeds)
+    out["seeds"] = len(seeds)
+    for key in SEED_SPREAD_METRICS:
+        if key in mean:
+            per_seed = [np.mean([row[key] for row in rows if row["seed"] == seed]) for seed in seeds]
+            out[f"{key}_seed_std"] = float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else 0.0
+    return out
 
 
 def _comparable(config: dict) -> dict:
@@ -207,7 +245,11 @@ def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
     split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
     protocol = {
         "split": split,
-        "seed": config.get("seed", 0),
+        "seed": (
+            f"{config['seeds']}: each method trained once per seed; mean over seeds, <metric>_seed_std = sample std"
+            if config.get("seeds")
+            else config.get("seed", 0)
+        ),
         "budget": budget + f", Adam lr {tcfg.get('lr')} ({tcfg.get('schedule') or 'step'} schedule, weight decay "
         f"{tcfg.get('weight_decay') or 0}), augment {data.get('augment', True)}",
     }

@@ -325,6 +325,16 @@ SCHEMA = Section(
                 "augment": AUGMENT,
                 "synthetic": Section({"count": Int(low=1), "size": Int(low=1), "seed": Int(low=0), "kind": Str()}),
                 "scenes": NAMES,
+                "extra_train": Section(  # scenes added to the training subset only (spectral_sr)
+                    {
+                        "kind": Str(),
+                        "root": Str(null=True),
+                        "synthetic": Section(
+                            {"count": Int(low=1), "size": Int(low=1), "seed": Int(low=0), "kind": Str()}
+                        ),
+                    },
+                    null=True,
+                ),
                 "exclude": NAMES,
                 "prior": Free(null=True),
                 "camera_encoding": Str(choices=("linear", "srgb8")),  # how the training RGB is stored (spectral_sr)
@@ -337,6 +347,7 @@ SCHEMA = Section(
                 "loader": Str(null=True),
                 "rgb_wavelengths": ListOf(Float(low=0, above=True), length=3, null=True),
                 "train_fraction": Float(low=0, high=1, above=True),
+                "val_fraction": Float(low=0, high=1, above=True),
                 "library": Section(
                     {"classes": NAMES, "count": Int(low=1), "seed": Int(low=0), "shade": Bool(), "source": Str()},
                     null=True,
@@ -382,6 +393,7 @@ SCHEMA = Section(
         # benchmark configurations
         "methods": Methods(),
         "folds": ListOf(SPLIT, null=True),
+        "seeds": ListOf(Int(low=0), null=True),
         "evaluate": Free(null=True),
     }
 )

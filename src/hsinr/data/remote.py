@@ -181,14 +181,26 @@ def load_remote_cube(path: str | Path, loader: str | None = None) -> Cube:
 
 def split_columns(cube: Cube, fraction: float = 0.5) -> tuple[Cube, Cube]:
     """Split a scene into a left part (``fraction`` of the columns) and the rest, e.g. train left / test right."""
+    return _split_axis(cube, fraction, 1, "columns")
+
+
+def split_rows(cube: Cube, fraction: float = 0.5) -> tuple[Cube, Cube]:
+    """Split a scene into a top part (``fraction`` of the rows) and the rest, e.g. validate top / test bottom."""
+    return _split_axis(cube, fraction, 0, "rows")
+
+
+def _split_axis(cube: Cube, fraction: float, axis: int, what: str) -> tuple[Cube, Cube]:
+    """The two parts of ``cube`` (H, W, C) cut at ``round(fraction · size)`` along ``axis`` (0 rows, 1 columns)."""
     if not 0.0 < fraction < 1.0:
         raise DataError(f"split fraction must be in (0, 1), got {fraction}")
-    split = int(round(cube.shape[1] * fraction))
-    if split < 1 or split >= cube.shape[1]:
-        raise DataError(f"cannot split {cube.shape[1]} columns at fraction {fraction}")
+    size = cube.shape[axis]
+    split = int(round(size * fraction))
+    if split < 1 or split >= size:
+        raise DataError(f"cannot split {size} {what} at fraction {fraction}")
     parts = []
-    for columns in (slice(0, split), slice(split, None)):
-        parts.append(Cube(cube.data[:, columns].copy(), cube.wavelengths, cube.source, cube.scale, dict(cube.meta)))
+    for part in (slice(0, split), slice(split, None)):
+        index = (slice(None), part) if axis == 1 else (part,)
+        parts.append(Cube(cube.data[index].copy(), cube.wavelengths, cube.source, cube.scale, dict(cube.meta)))
     return parts[0], parts[1]
 
 

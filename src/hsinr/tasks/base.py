@@ -33,6 +33,13 @@ class Task(Protocol):
     * ``complete_spec(spec)``: the model spec with arguments that come from the data filled in.
     * ``meta()``: what a checkpoint needs to be used without the config.
     * ``protocol_lines()``: the lines every table of this task prints (data, response, loss, PSNR definition).
+
+    Optional hooks, for tasks whose objective trains more than the model (the trainer uses them when present, see
+    :func:`task_extra_state`):
+
+    * ``discriminator_step(model, batch) -> dict``: called after every optimiser step (INSS's discriminators).
+    * ``extra_state() -> dict`` and ``load_extra_state(state)``: that objective's own weights and optimiser, saved
+      in ``last.pt`` (tensors, numbers, lists and dicts only) and restored on ``--resume``.
     """
 
     split: dict
@@ -45,6 +52,20 @@ class Task(Protocol):
     def complete_spec(self, spec: dict) -> dict: ...
     def meta(self) -> dict: ...
     def protocol_lines(self) -> list[str]: ...
+
+
+def task_extra_state(task) -> dict:
+    """The task's ``extra_state()`` (see :class:`Task`), or ``{}`` for a task without that hook."""
+    hook = getattr(task, "extra_state", None)
+    return hook() if hook is not None else {}
+
+
+def load_task_extra_state(task, state: dict) -> None:
+    """Hand ``state`` (what :func:`task_extra_state` returned when the checkpoint was written) to the task's
+    ``load_extra_state``; nothing for a task without that hook."""
+    hook = getattr(task, "load_extra_state", None)
+    if hook is not None:
+        hook(state)
 
 
 _TASKS: dict[str, Callable[..., Task]] = {}
@@ -131,7 +152,7 @@ def prepare_data_root(data_config: dict, run_dir: Path) -> tuple[str, Path]:
         if not data_config.get("root"):
             raise ConfigError(f"data.root is required for a {kind!r} dataset")
         return kind, Path(data_config["root"])
-    from .data.synthetic import write_synthetic_dataset
+    from ..data.synthetic import write_synthetic_dataset
 
     synth = data_config.get("synthetic") or {}
     root = Path(data_config.get("root") or run_dir / "synthetic")

@@ -18,14 +18,15 @@ Bands marked invalid (water absorption, see :func:`hsinr.data.remote.valid_band_
 Default weights: λ1 = 10, λ2 = 0.1, λ3 = 1, λ4 = 0.01 (Sec. III-E-3); a weight of 0 removes its term (Table II).
 
 :class:`INSSLoss` is the objective (with the discriminators of :mod:`hsinr.models.inss_discriminators` and their
-optimiser); :class:`INSSTask` (``task: inss``) adapts it to the trainer: one remote-sensing cube split into training
-and held-out columns, and the spectral library (:func:`hsinr.spectral.library.library_from_spec`) written into the
-model's arguments. The same task trains RGB → HSI baselines
-(least squares, CNNs) on that data with an L1 loss over the valid bands, for benchmarks against INSS.
+optimiser); :class:`INSSTask` (``task: inss``) adapts it to the trainer: one remote-sensing cube split into disjoint
+training, validation and test regions, and the spectral library (:func:`hsinr.spectral.library.library_from_spec`)
+written into the model's arguments. The same task trains RGB → HSI baselines (least squares, CNNs) on that data with
+an L1 loss over the valid bands, for benchmarks against INSS.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.patches import PatchDataset
-from ..data.remote import band_pick_response, load_remote_cube, remote_pair, split_columns, valid_band_mask
+from ..data.remote import (
+    band_pick_response,
+    load_remote_cube,
+    remote_pair,
+    split_columns,
+    split_rows,
+    valid_band_mask,
+)
 from ..data.split import save_split
 from ..errors import ConfigError
 from ..infer.reconstruct import reconstruct
@@ -112,7 +120,8 @@ class INSSLoss:
     in the paper) every iteration, then calls :meth:`discriminator_step` every iteration; the discriminators are
     updated on every ``d_every``-th call only (default 3: "once after each 3 iters of the other networks") with their
     own Adam optimiser (lr 1e-5, β = (0.5, 0.999)), held by this object. With ``lambda_adv = 0`` no discriminator is
-    used or stepped.
+    used or stepped. :meth:`state_dict` / :meth:`load_state_dict` carry the discriminators, their optimiser, the
+    pixel-draw generator and the call counter through a checkpoint, so a resumed run continues exactly.
 
     Args:
         bands: number of cube bands C.
@@ -263,9 +272,37 @@ class INSSLoss:
         return list(self.spatial.parameters()) + list(self.spectral.parameters())
 
     def _to(self, device: torch.device) -> None:
-        """Keep the discriminators on the device of the data (parameters are moved in place)."""
+        """Keep the discriminators on the device of the data (parameters are moved in place) and their Adam moments
+        with them (re-loading the optimiser state places it on the parameters' device)."""
+        if next(self.spatial.parameters()).device == device:
+            return
+        state = self.d_optimizer.state_dict()
         self.spatial.to(device)
         self.spectral.to(device)
+        self.d_optimizer.load_state_dict(state)
+
+    # --------------------------------------------------------------------------------------------------- checkpoint
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs: ``{"spatial", "spectral"}`` discriminator weights, ``"optimizer"`` (their Adam
+        state), ``"generator"`` (the pixel-draw generator's state, a uint8 tensor) and ``"calls"`` (generator
+        iterations counted so far, which fixes the phase of the ``d_every`` schedule). Tensors, numbers and dicts
+        only, so the checkpoint loads with ``torch.load(weights_only=True)``."""
+        return {
+            "spatial": dict(self.spatial.state_dict()),
+            "spectral": dict(self.spectral.state_dict()),
+            "optimizer": self.d_optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "calls": self.calls,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the discriminators stay on their current device; see :meth:`_to`)."""
+        self.spatial.load_state_dict(state["spatial"])
+        self.spectral.load_state_dict(state["spectral"])
+        self.d_optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.calls = int(state["calls"])
 
 
 # --------------------------------------------------------------------------------------------------- training task
@@ -273,7 +310,8 @@ class INSSLoss:
 
 @register_task("inss")
 class INSSTask:
-    """``task: inss`` — a remote-sensing cube split into training (left) and held-out (right) columns.
+    """``task: inss`` — a remote-sensing cube split into three disjoint regions: training (left columns), validation
+    (the top rows of the right columns) and test (the bottom rows of the right columns).
 
     Trains INSS with its objective (:class:`INSSLoss`), and, on the same data, split and band mask, any RGB → HSI
     model of the registry (``linear_ls``, ``hscnn_r``, ...) with a plain L1 loss over the valid bands, so that
@@ -286,7 +324,10 @@ class INSSTask:
       any other model ``args.out_bands`` is set to the cube's band count when absent (another value is an error).
     * ``data.root``: the cube file (Jasper Ridge, Samson or Urban of ``../shared/data/remote``); ``data.loader``:
       ``jasper``/``samson``/``urban`` when the file name does not say; ``data.train_fraction`` (0.5): the share of
-      columns, from the left, used for training; the remaining columns are both ``val`` and ``test``;
+      columns, from the left, used for training; ``data.val_fraction`` (0.5): the share of the remaining (right)
+      columns' rows, from the top, used for validation (checkpoint selection); the rest of them is the test region.
+      For Jasper Ridge (100 × 100) with the defaults: train rows 0–99 × columns 0–49, val rows 0–49 × columns
+      50–99, test rows 50–99 × columns 50–99 (written to ``split.json`` with these ranges);
       ``data.rgb_wavelengths``: R, G, B wavelengths in nm (default AVIRIS bands 35/18/8); ``data.library``: see
       :func:`hsinr.spectral.library.library_from_spec`; ``data.patch_size``, ``data.patches_per_epoch``,
       ``data.augment`` as for every task.
@@ -295,7 +336,8 @@ class INSSTask:
 
     The RGB input is the cube's own three bands; losses and metrics leave out the water-absorption bands
     (:func:`hsinr.data.remote.valid_band_mask`). The trainer calls :meth:`loss` each iteration and
-    :meth:`discriminator_step` after each optimiser step (see :class:`INSSLoss` for the schedule).
+    :meth:`discriminator_step` after each optimiser step (see :class:`INSSLoss` for the schedule), and stores
+    :meth:`extra_state` (the discriminators and their optimiser) in every ``last.pt`` for ``--resume``.
     """
 
     def __init__(self, config: dict, run_dir: Path):
@@ -309,23 +351,28 @@ class INSSTask:
         self.valid = valid_band_mask(self.wavelengths)
         self.response = band_pick_response(self.wavelengths, data.get("rgb_wavelengths"))
         self.train_fraction = float(data.get("train_fraction", 0.5))
+        self.val_fraction = float(data.get("val_fraction", 0.5))
         train_part, held_out = split_columns(cube, self.train_fraction)
-        self.train_pair = remote_pair(train_part, "train", data.get("rgb_wavelengths"))
-        self.held_out_pair = remote_pair(held_out, "held_out", data.get("rgb_wavelengths"))
-        stem = Path(self.source).stem
-        self.scene_names = {"train": f"{stem}_left", "held_out": f"{stem}_right"}
-        self.split = {
-            "train": [self.scene_names["train"]],
-            "val": [self.scene_names["held_out"]],
-            "test": [self.scene_names["held_out"]],
+        val_part, test_part = split_rows(held_out, self.val_fraction)
+        picks = data.get("rgb_wavelengths")
+        self.pairs = {
+            "train": remote_pair(train_part, "train", picks),
+            "val": remote_pair(val_part, "val", picks),
+            "test": remote_pair(test_part, "test", picks),
         }
+        self.train_pair = self.pairs["train"]
+        stem = Path(self.source).stem
+        self.scene_names = {"train": f"{stem}_left", "val": f"{stem}_right_top", "test": f"{stem}_right_bottom"}
+        self.regions = self._regions(cube.shape[0], cube.shape[1], train_part.shape[1], val_part.shape[0])
+        self.split = {subset: [name] for subset, name in self.scene_names.items()}
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_split(self.run_dir / "split.json", self.split, columns=self._split_description())
+        save_split(self.run_dir / "split.json", self.split, regions=self._split_description())
         self.bands = cube.bands
         self.objective: INSSLoss | None = None
         if config["model"].get("name") == "inss":
+            options = {"seed": int(config.get("seed", 0)), **(config.get("inss") or {})}
             try:
-                self.objective = INSSLoss(cube.bands, self.response, self.valid, **(config.get("inss") or {}))
+                self.objective = INSSLoss(cube.bands, self.response, self.valid, **options)
             except TypeError as exc:
                 raise ConfigError(f"task 'inss': bad key in the 'inss' section: {exc}") from None
         self.complete_spec({"name": config["model"].get("name"), "args": dict(config["model"].get("args") or {})})
@@ -351,15 +398,26 @@ class INSSTask:
         return {"name": spec.get("name"), "args": args}
 
     def protocol_lines(self) -> list[str]:
-        """What every table of an INSS run states: the cube and its split, the RGB band picks, the objective."""
+        """What every table of an INSS run states: the cube, its three regions, the RGB band picks, the objectives
+        (a benchmark's table covers INSS and baselines, so both are stated whichever model this task was made for)."""
         picks = "/".join(f"{self.wavelengths[i]:.1f}" for i in self.response.argmax(axis=1))
+        defaults = inspect.signature(INSSLoss).parameters
+        weights = {
+            name: (self.config.get("inss") or {}).get(f"lambda_{name}", defaults[f"lambda_{name}"].default)
+            for name in ("cos", "hsv", "reg", "adv")
+        }
         objective = (
-            "INSS objective (eq. 18): " + ", ".join(f"{k}={v}" for k, v in self.objective.weights().items())
-            if self.objective is not None
-            else "L1 over the valid bands"
+            "INSS: eq. 18 with " + ", ".join(f"{k}={v}" for k, v in weights.items()) + "; any other model: L1 over the "
+            "valid bands"
         )
         return [
-            f"data: {self.source}; {' / '.join(f'{k}: {v}' for k, v in self._split_description().items())}",
+            f"data: {self.source}",
+            "split: "
+            + "; ".join(
+                f"{subset} = {self.scene_names[subset]}, rows [{r0}, {r1}) × columns [{c0}, {c1})"
+                for subset, (r0, r1, c0, c1) in self.regions.items()
+            )
+            + " (disjoint; best.pt = best validation PSNR)",
             f"input: the cube's own bands at {picks} nm as R/G/B (reflectance scale), no camera response",
             f"training: {objective}",
             f"evaluation: the {int(self.valid.sum())} valid bands of {self.valid.size} (water absorption left out); "
@@ -395,16 +453,33 @@ class INSSTask:
             return {}
         return self.objective.discriminator_step(model, batch)
 
+    def extra_state(self) -> dict:
+        """Training state beyond the model and its optimiser, for ``last.pt``: ``{"discriminators":
+        INSSLoss.state_dict()}`` for INSS, ``{}`` for other models."""
+        return {} if self.objective is None else {"discriminators": self.objective.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore :meth:`extra_state` on ``--resume``.
+
+        Raises:
+            ConfigError: an INSS checkpoint without discriminator state (written before they were saved).
+        """
+        if self.objective is None:
+            return
+        if "discriminators" not in state:
+            raise ConfigError("task 'inss': the checkpoint holds no discriminator state to resume; train again")
+        self.objective.load_state_dict(state["discriminators"])
+
     def eval_cases(self, subset: str = "val") -> list[EvalCase]:
-        """Whole images of ``subset``: the held-out columns for ``val`` and ``test``, the training columns for
-        ``train``; none for anything else.
+        """The whole region of ``subset`` (``train``, ``val`` or ``test``, see the class docstring); none for
+        anything else.
 
         Truth and prediction keep only the valid (non-water-absorption) bands, so every metric of
         :func:`hsinr.metrics.evaluate_all` is over those bands. Prediction is :func:`hsinr.infer.reconstruct` with
         tiles of ``train.val_tile`` pixels (one whole-image pass for images no larger than a tile). The
         back-projection MRAE (RGB re-rendered with the band picks) is included when all three picked bands are valid.
         """
-        pair = {"val": self.held_out_pair, "test": self.held_out_pair, "train": self.train_pair}.get(subset)
+        pair = self.pairs.get(subset)
         if pair is None:
             return []
         tile = int(self.config["train"].get("val_tile", 512))
@@ -415,11 +490,12 @@ class INSSTask:
 
         picks_valid = bool(valid[self.response.argmax(axis=1)].all())
         metric_args = {"rgb": pair.rgb, "srf": self.response[:, valid]} if picks_valid else {}
-        name = self.scene_names["train" if subset == "train" else "held_out"]
-        return [EvalCase(name, pair.cube[..., valid], self.wavelengths[valid], predict, metric_args)]
+        return [
+            EvalCase(self.scene_names[subset], pair.cube[..., valid], self.wavelengths[valid], predict, metric_args)
+        ]
 
     def validate(self, model: nn.Module, subset: str = "val") -> dict:
-        """Metrics of :meth:`eval_cases` (held-out columns for ``val``/``test``, valid bands only)."""
+        """Metrics of :meth:`eval_cases` over the region of ``subset`` (valid bands only)."""
         return mean_metrics(model, self.eval_cases(subset))
 
     def meta(self) -> dict:
@@ -433,15 +509,23 @@ class INSSTask:
             "input": "three bands of the cube on its own scale (reflectance ~0-1), rgb = cube @ srf.T",
             "valid_bands": self.valid.tolist(),
             "split": self.split,
-            "split_columns": self._split_description(),
+            "split_regions": self._split_description(),
             "data": {"root": self.source},
         }
 
-    def _split_description(self) -> dict:
-        """Which columns each split scene holds (``<stem>_left`` trains, ``<stem>_right`` is val and test)."""
-        train_columns = self.train_pair.cube.shape[1]
-        total = train_columns + self.held_out_pair.cube.shape[1]
+    @staticmethod
+    def _regions(height: int, width: int, train_columns: int, val_rows: int) -> dict[str, tuple[int, int, int, int]]:
+        """``{subset: (row_start, row_stop, column_start, column_stop)}`` (half-open pixel ranges of the cube)."""
         return {
-            self.scene_names["train"]: f"columns [0, {train_columns}) of {total} in {self.source}",
-            self.scene_names["held_out"]: f"columns [{train_columns}, {total}) of {total} in {self.source}",
+            "train": (0, height, 0, train_columns),
+            "val": (0, val_rows, train_columns, width),
+            "test": (val_rows, height, train_columns, width),
+        }
+
+    def _split_description(self) -> dict[str, str]:
+        """``{scene name: "rows [a, b) × columns [c, d) of H × W in <file>"}`` for the three regions."""
+        height, width = self.regions["train"][1], self.regions["test"][3]
+        return {
+            self.scene_names[subset]: f"rows [{r0}, {r1}) × columns [{c0}, {c1}) of {height} × {width} in {self.source}"
+            for subset, (r0, r1, c0, c1) in self.regions.items()
         }
