@@ -190,3 +190,21 @@ def test_prior_residual_is_fitted_before_training_and_resumes(folder_dataset, tm
     train(config, run, resume=True, progress=False)
     resumed, _ = load_checkpoint(run / "last.pt")
     assert torch.equal(resumed.prior.matrix, prior)  # the prior is fitted once, not again on resume
+
+
+def test_extra_train_scenes_join_the_training_subset_only(folder_dataset, tmp_path):
+    """``data.extra_train`` adds (here synthetic) scenes to training: never to validation or test, not to
+    split.json, and the patch dataset draws from them."""
+    config = tiny_config(folder_dataset, epochs=1)
+    config["data"]["extra_train"] = {"kind": "synthetic", "synthetic": {"count": 2, "size": 32, "seed": 3}}
+    run = tmp_path / "run"
+    task = make_task(config, run)
+    extra = [name for name in task.split["train"] if name.startswith("extra/")]
+    assert len(extra) == 2
+    assert not any(name.startswith("extra/") for name in task.split["val"] + task.split["test"])
+    assert "extra/" not in (run / "split.json").read_text()
+    dataset = task.train_dataset(seed=0)
+    assert len(dataset.pairs) == len(task.split["train"])
+    assert {pair.name for pair in dataset.pairs} >= set(extra)
+    assert all(pair.cube.shape[-1] == 31 and pair.rgb.shape[-1] == 3 for pair in dataset.pairs)
+    assert any("data.extra_train" in line for line in task.protocol_lines())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,24 @@ class SpectralSRTask:
         self.encoding = data.get("camera_encoding") or "linear"
         if self.encoding not in ("linear", "srgb8"):
             raise ConfigError(f"data.camera_encoding must be linear or srgb8, got {self.encoding!r}")
-        self.scenes = EncodedScenes(SceneCache(self.items, srf=self.response), self.encoding)
         self.split = resolve_split(data, self.run_dir, [item.name for item in self.items])
+        extra = self._extra_train_items()
+        self.split["train"] = self.split["train"] + [item.name for item in extra]
+        self.scenes = EncodedScenes(SceneCache(self.items + extra, srf=self.response), self.encoding)
+
+    def _extra_train_items(self) -> list:
+        """Scenes of ``data.extra_train`` (e.g. ``{kind: synthetic, synthetic: {count: 16, size: 256}}``), named
+        ``extra/<scene>``: they join the training subset only, never validation or test, and are not in
+        ``split.json`` (which stays the split of the main dataset). Patches are drawn uniformly over training scenes,
+        so the number of extra scenes sets their share of the patches. Synthetic scenes are generated once into
+        ``run_dir/extra_train`` with the task's wavelengths and camera response."""
+        data = self.config["data"]
+        source = data.get("extra_train")
+        if not source:
+            return []
+        merged = {"response": data.get("response"), "wavelengths": data.get("wavelengths"), **source}
+        kind, root = prepare_data_root(merged, self.run_dir / "extra_train")
+        return [dataclasses.replace(item, name=f"extra/{item.name}") for item in discover(kind, root)]
 
     def augmentation(self) -> tuple[bool, Compose | None]:
         """``data.augment``: ``true``/``false`` (flips and transpose), or a mapping ``{dihedral: bool, relight:
@@ -121,12 +138,20 @@ class SpectralSRTask:
         return [
             f"data: {data.get('kind')} {data.get('root')}; RGB rendered with {response} (rgb = cube @ P.T, linear)"
             + ("; stored as 8-bit sRGB files and decoded back to linear" if self.encoding == "srgb8" else ""),
-            f"split: {', '.join(f'{k} {len(v)}' for k, v in self.split.items())} scenes (written to split.json)",
+            f"split: {', '.join(f'{k} {len(v)}' for k, v in self.split.items())} scenes (written to split.json)"
+            + (
+                f"; the training scenes include {self._extra_count()} of data.extra_train"
+                if self._extra_count()
+                else ""
+            ),
             f"training: loss {train.get('loss', 'l1')}, {data.get('patch_size', 64)}-px patches, augment "
             f"{data.get('augment', True)}",
             "evaluation: whole test images; PSNR = mean over bands of 10 log10(1 / MSE) (peak 1.0); "
             "SAM in degrees over non-zero pixels",
         ]
+
+    def _extra_count(self) -> int:
+        return sum(name.startswith("extra/") for name in self.split["train"])
 
     def train_pairs(self):
         """(RGB, cube) numpy pairs of the training scenes (closed-form models fit on these)."""
