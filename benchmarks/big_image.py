@@ -3,11 +3,13 @@
 Usage::
 
     python benchmarks/big_image.py [--size 4096] [--tile 256] [--preview] [--threads 1] [--work DIR] [--keep]
+                                   [--config configs/inr_hsisr_efficient.yaml]
                                    [--out benchmarks/results/big_image.json]
 
 Steps: write a smooth random ``size``×``size`` RGB image as a 16-bit PNG (:func:`hsinr.io.write_rgb`), save a randomly
-initialised checkpoint of the efficient configuration (``configs/inr_hsisr_efficient.yaml``; weights do not change
-time or memory) with :func:`hsinr.checkpoint.save_checkpoint`, then run::
+initialised checkpoint of the model of ``--config`` (default the efficient configuration
+``configs/inr_hsisr_efficient.yaml``; weights do not change time or memory; a closed-form prior is fitted to random
+data) with :func:`hsinr.checkpoint.save_checkpoint`, then run::
 
     python -m hsinr.cli reconstruct IMAGE.png --model CKPT.pt -o CUBE.h5 --quiet --tile TILE [--preview PREVIEW.png]
 
@@ -57,8 +59,9 @@ def smooth_rgb(size: int, seed: int = 0) -> np.ndarray:
     return image
 
 
-def write_inputs(work: Path, size: int) -> tuple[Path, Path, dict]:
-    """The 16-bit PNG and a random checkpoint of the efficient config; returns their paths and the model spec."""
+def write_inputs(work: Path, size: int, config: Path = CONFIG) -> tuple[Path, Path, dict]:
+    """The 16-bit PNG and a random checkpoint of ``config``'s model (a closed-form prior fitted to random data);
+    returns their paths and the model spec."""
     import torch
 
     from hsinr.checkpoint import save_checkpoint
@@ -69,17 +72,22 @@ def write_inputs(work: Path, size: int) -> tuple[Path, Path, dict]:
 
     image = work / f"rgb_{size}.png"
     write_rgb(image, smooth_rgb(size), bits=16)
-    model_config = load_config(CONFIG)["model"]
+    model_config = load_config(config)["model"]
     spec = {"name": model_config["name"], "args": dict(model_config.get("args") or {})}
     torch.manual_seed(0)
-    checkpoint = work / "efficient_random.pt"
+    checkpoint = work / "model_random.pt"
     meta = {
         "wavelengths": default_wavelengths(31).tolist(),
         "srf": None,
         "response": None,
         "input": "linear RGB in [0, 1]",
     }
-    save_checkpoint(checkpoint, make(spec), spec, meta)
+    model = make(spec)
+    if hasattr(model, "fit_prior"):  # weights do not change time or memory, but a prior must be fitted to run
+        rng = np.random.default_rng(0)
+        cube = rng.random((64, 64, 31), dtype=np.float32)
+        model.fit_prior([(cube @ rng.random((31, 3), dtype=np.float32) / 31, cube)])
+    save_checkpoint(checkpoint, model, spec, meta)
     return image, checkpoint, spec
 
 
@@ -132,6 +140,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="image height = width in pixels")
     parser.add_argument("--tile", type=int, default=256, help="reconstruct --tile (core tile size)")
     parser.add_argument("--preview", action="store_true", help="also write the false-colour preview PNG")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="YAML whose model section is measured")
     parser.add_argument("--threads", type=int, default=1, help="OMP/torch threads of the reconstruct process")
     parser.add_argument("--work", type=Path, help="folder for the image, checkpoint and cube (default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
@@ -142,7 +151,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()
-        image, checkpoint, spec = write_inputs(work, options.size)
+        image, checkpoint, spec = write_inputs(work, options.size, options.config)
         prepare_s = time.perf_counter() - start
         cube = work / f"cube_{options.size}.h5"
         command = [
@@ -193,6 +202,8 @@ def main() -> None:
     )
     results = json.loads(options.out.read_text()) if options.out.is_file() else {}
     key = f"{options.size}_tile{options.tile}" + ("_preview" if options.preview else "")
+    if options.config != CONFIG:
+        key = f"{options.config.stem}_{key}"
     results[key] = record
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(json.dumps(results, indent=2, sort_keys=True))

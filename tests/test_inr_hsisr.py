@@ -132,6 +132,34 @@ def test_tiled_reconstruction_equals_whole_image(norm):
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
 
 
+@pytest.mark.parametrize("coords", ["cell", "image"])
+def test_core_output_equals_the_crop_of_the_full_output(coords):
+    """``forward(..., core=...)`` skips the halo's head and MLPs but returns exactly the crop of the full output,
+    also for a core that ends inside a padded cell."""
+    model = small(cell_size=4, coords=coords)
+    rgb = torch.rand(1, 3, 37, 45)
+    with torch.no_grad():
+        full = model(rgb, origin=(8, 12), full_size=(60, 70))
+        core = model(rgb, origin=(8, 12), full_size=(60, 70), core=(8, 12, 29, 30))
+    assert core.shape == (1, 31, 29, 30)
+    torch.testing.assert_close(core, full[..., 8:37, 12:42], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="cell grid"):
+        model(rgb, core=(2, 0, 8, 8))
+
+
+def test_inference_in_bands_of_cell_rows_equals_one_pass(monkeypatch):
+    """Without autograd the head and MLPs run on bands of cell rows (bounded memory): same output as one pass."""
+    import hsinr.models.inr_hsisr as inr
+
+    model = small(cell_size=4)
+    rgb = torch.rand(1, 3, 37, 45)
+    with torch.no_grad():
+        whole = model(rgb, core=(4, 8, 30, 33))
+        monkeypatch.setattr(inr, "MLP_CHUNK_PIXELS", 3 * 4 * 48)  # three cell rows of the 48-px-wide region
+        banded = model(rgb, core=(4, 8, 30, 33))
+    torch.testing.assert_close(banded, whole, atol=1e-6, rtol=0)
+
+
 def test_image_coordinates_tile_exactly_too():
     model = small(coords="image", cell_size=2)
     rgb = np.random.default_rng(1).random((40, 52, 3), dtype=np.float32)

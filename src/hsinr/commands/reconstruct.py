@@ -35,7 +35,13 @@ def add_parser(subparsers) -> None:
         "and the cube back, so a photo twice as bright gives a cube twice as bright)",
     )
     p.add_argument("-o", "--output", required=True, help="cube file: .mat (v7.3), .h5, .hdr (ENVI), .npy, .tif, .npz")
-    p.add_argument("--tile", type=int, default=256, help="core tile size in pixels (memory grows with it)")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="core tile size in pixels; memory grows with it (default 1024 for INR-HSISR models, whose tiles are "
+        "exact, 256 for the others)",
+    )
     p.add_argument("--preview", help="also write a false-colour PNG of the result here")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 …")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -117,21 +123,19 @@ def output_files(path: Path) -> set[Path]:
 
 def check_options(args) -> None:
     """Refuse options that cannot work before the model is loaded: a tile < 1, an unknown or absent device, a
-    preview that would overwrite the cube, an output folder that does not exist."""
-    if args.tile < 1:
+    preview that would overwrite the cube, an output that is a folder or whose folder does not exist or cannot be
+    written in (:func:`hsinr.io.atomic.check_output_folder`)."""
+    from ..io.atomic import check_output_folder
+
+    if args.tile is not None and args.tile < 1:
         raise DataError(f"--tile {args.tile}: the tile size is a number of pixels >= 1 (e.g. 256)")
     check_device(args.device)
-    out = Path(args.output)
-    if out.is_dir():
-        raise DataError(f"-o {out}: is a folder; give a cube file name")
-    if not out.resolve().parent.is_dir():
-        raise DataError(f"-o {out}: output folder {out.parent} does not exist")
+    out = check_output_folder(args.output)
     if args.preview:
         preview = Path(args.preview)
         if preview.resolve() in output_files(out):
             raise DataError(f"--preview {preview} would overwrite the cube written to -o {out}; give another name")
-        if not preview.resolve().parent.is_dir():
-            raise DataError(f"--preview {preview}: output folder {preview.parent} does not exist")
+        check_output_folder(preview)
 
 
 class _PreviewTee:

@@ -20,7 +20,14 @@ import torch.nn as nn
 
 from ..device import device_of
 from ..errors import DataError
+from ..models.contract import alignment, core_output, receptive_radius
 from .tiling import ArrayWriter, BlockWriter, tile_blended, tile_exact
+
+#: Default core tile of exact halo tiling: with the recipe's 152-px radius a 1024-px core costs about 1.4x the plain
+#: forward passes (benchmarks/tiling_speed.py) within the memory budget of docs/performance.md.
+EXACT_TILE = 1024
+#: Default window of blended tiling (CNN baselines, whose memory per pixel is larger).
+BLENDED_TILE = 256
 
 
 def output_bands(model: nn.Module) -> int:
@@ -44,7 +51,7 @@ def reconstruct(
     rgb: np.ndarray,
     model: nn.Module,
     *,
-    tile: int = 256,
+    tile: int | None = None,
     overlap: int | None = None,
     writer: BlockWriter | None = None,
     progress: bool | None = None,
@@ -54,7 +61,9 @@ def reconstruct(
     Args:
         rgb: the input image, linear RGB in [0, 1] (as the model was trained), ``(H, W, 3)``.
         model: an ``nn.Module`` taking ``(N, 3, H, W)``; put it on the device you want first.
-        tile: core tile size in pixels (rounded up to the model's alignment).
+        tile: core tile size in pixels (rounded up to the model's alignment); default :data:`EXACT_TILE` for exact
+            halo tiling (large cores make the halo, which only feeds the model's context, a small share of the
+            work) and :data:`BLENDED_TILE` for blended tiling.
         overlap: blended mode only: overlap between tiles in pixels (default ``tile // 4``, at most ``tile // 2``).
         writer: optional ``write(y0, x0, block)`` sink; then nothing is accumulated and ``None`` is returned.
         progress: show a progress bar (default: when there is more than one tile).
@@ -67,20 +76,28 @@ def reconstruct(
     height, width = rgb.shape[:2]
     model.eval()
     sink = writer or ArrayWriter(height, width, output_bands(model))
-    radius_fn = getattr(model, "receptive_radius", None)
-    radius = radius_fn() if radius_fn else None
+    radius = receptive_radius(model)
     if radius is not None:
+        tile = EXACT_TILE if tile is None else tile
+        skip_halo = core_output(model)
 
-        def run_exact(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-            return _run(model, rgb[y0:y1, x0:x1], origin=(y0, x0), full_size=(height, width))
+        def run_exact(window: tuple[int, int, int, int], core: tuple[int, int, int, int]) -> np.ndarray:
+            (ry0, ry1, rx0, rx1), (y0, y1, x0, x1) = window, core
+            local = (y0 - ry0, x0 - rx0, y1 - y0, x1 - x0)
+            kwargs = {"origin": (ry0, rx0), "full_size": (height, width)}
+            if skip_halo:  # the model computes the core's output only
+                return _run(model, rgb[ry0:ry1, rx0:rx1], core=local, **kwargs)
+            return _run(model, rgb[ry0:ry1, rx0:rx1], **kwargs)[
+                local[0] : local[0] + local[2], local[1] : local[1] + local[3]
+            ]
 
-        align = int(getattr(model, "alignment", 1))
-        tile_exact(height, width, tile, radius, run_exact, sink, align, progress, desc="reconstruct")
+        tile_exact(height, width, tile, radius, run_exact, sink, alignment(model), progress, desc="reconstruct")
     else:
 
         def run(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
             return _run(model, rgb[y0:y1, x0:x1])
 
+        tile = BLENDED_TILE if tile is None else tile
         overlap = tile // 4 if overlap is None else min(int(overlap), tile // 2)
         tile_blended(height, width, tile, overlap, run, sink, 1, progress, desc="reconstruct")
     return None if writer is not None else sink.array

@@ -32,6 +32,9 @@ from ..progress import progress_bar
 
 #: ``run(y0, y1, x0, x1) -> (y1 - y0, x1 - x0, C)`` float32 numpy: the model's output on one window.
 WindowFn = Callable[[int, int, int, int], np.ndarray]
+#: ``run(window, core) -> (core height, core width, C)``: the output on ``core = (y0, y1, x0, x1)`` computed from the
+#: input on ``window = (y0, y1, x0, x1)`` (which contains it), both in image coordinates.
+CoreFn = Callable[[tuple[int, int, int, int], tuple[int, int, int, int]], np.ndarray]
 
 
 class BlockWriter(Protocol):
@@ -93,15 +96,15 @@ def tile_exact(
     width: int,
     tile: int,
     radius: int,
-    run: WindowFn,
+    run: CoreFn,
     sink: BlockWriter,
     align: int = 1,
     progress: bool | None = None,
     desc: str = "tiles",
 ) -> None:
-    """Exact halo tiling: ``tile × tile`` cores (``tile`` rounded up to ``align``), each computed from its window
-    grown by ``radius`` pixels on every side (clipped at the border), and only the core written to ``sink``; core
-    origins are multiples of ``align``."""
+    """Exact halo tiling: ``tile × tile`` cores (``tile`` rounded up to ``align``), each computed by ``run`` from its
+    window grown by ``radius`` pixels on every side (clipped at the border) and written to ``sink``; core origins
+    are multiples of ``align``. ``run`` returns the core only: a model that can skip the halo's output does so."""
     if tile < 1 or radius < 0:
         raise ConfigError(f"tile must be positive and the receptive radius non-negative, got {tile} and {radius}")
     tile = round_up(tile, align)
@@ -112,8 +115,7 @@ def tile_exact(
         y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
         ry0, rx0 = max(y0 - radius, 0), max(x0 - radius, 0)
         ry1, rx1 = min(y1 + radius, height), min(x1 + radius, width)
-        out = run(ry0, ry1, rx0, rx1)
-        sink.write(y0, x0, out[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0])
+        sink.write(y0, x0, run((ry0, ry1, rx0, rx1), (y0, y1, x0, x1)))
 
 
 def tile_blended(

@@ -10,6 +10,8 @@ Every model is a bare ``nn.Module`` built by the registry. Beyond ``forward`` it
   (:class:`~hsinr.models.prior_residual.PriorResidual`).
 * ``receptive_radius()``: pixels of context per side that determine one output pixel (``None``: unbounded), and
   ``alignment``: tile origins must be multiples of it. A bounded radius enables exact halo tiling.
+* ``core_output = True``: ``forward(x, ..., core=(top, left, height, width))`` returns only that region of the
+  output while still seeing the whole input, so exact halo tiling need not compute the halo's output.
 * ``extra_macs(h, w)``: multiply-accumulates that layer hooks cannot see (for the complexity tables).
 * ``zero_output()``: make the output exactly zero (a learned residual starts at its prior).
 
@@ -79,3 +81,8 @@ def receptive_radius(model: nn.Module) -> int | None:
 def alignment(model: nn.Module) -> int:
     """Tile origins must be multiples of this many pixels (1 when undeclared)."""
     return int(getattr(unwrap(model), "alignment", 1))
+
+
+def core_output(model: nn.Module) -> bool:
+    """True when ``forward`` takes ``core=(top, left, height, width)`` and returns only that region."""
+    return bool(getattr(unwrap(model), "core_output", False))

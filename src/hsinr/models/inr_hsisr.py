@@ -124,6 +124,10 @@ class LocalStatsNorm(nn.Module):
         return (x * (1.0 + self.gamma(cond).float()) + self.beta(cond).float()).to(dtype)
 
 
+#: Pixels per band of cell rows for which the head and the MLPs are evaluated at once during inference.
+MLP_CHUNK_PIXELS = 1 << 18
+
+
 class INRHSISR(nn.Module):
     """The INR-HSISR model: RGB ``(N, 3, H, W)`` in [0, 1] → HSI ``(N, out_bands, H, W)``, any H, W.
 
@@ -151,6 +155,8 @@ class INRHSISR(nn.Module):
             ``"replicate"``, which make the border of a 64-pixel training patch look like image content instead of
             black, so that patches and whole images give the estimator the same statistics.
     """
+
+    core_output = True  # forward(..., core=...) returns only a region (exact halo tiling skips the halo's MLPs)
 
     input_keys = ("rgb",)
 
@@ -242,13 +248,21 @@ class INRHSISR(nn.Module):
     # ----------------------------------------------------------------------------------------------------------------
     def hypernetwork(self, rgb: torch.Tensor) -> torch.Tensor:
         """H(X) (eq. 6, 10): ``(N, 3, H, W)`` with H, W multiples of ``cell_size`` → θ ``(N, P, H/c, W/c)``."""
-        cond = F.relu(self.stem(rgb))
+        return self.head_parameters(self.cell_features(rgb))
+
+    def cell_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The hypernetwork's trunk: ``(N, 3, H, W)`` → ``(N, hyper_width, H/c, W/c)`` features of every cell."""
+        cond = F.relu(self.stem(rgb), inplace=True)  # in place: a full-resolution activation is not held twice
         for conv in self.down:
-            cond = F.relu(conv(cond))
-        x = F.relu(self.lift(cond))
+            cond = F.relu(conv(cond), inplace=True)
+        x = F.relu(self.lift(cond), inplace=True)
         for conv, norm in zip(self.blocks, self.norms, strict=True):
-            x = F.relu(norm(conv(x), cond))
-        return F.conv2d(x, self.head.weight * self.head_multiplier, self.head.bias)
+            x = F.relu(norm(conv(x), cond), inplace=True)
+        return x
+
+    def head_parameters(self, features: torch.Tensor) -> torch.Tensor:
+        """The 1×1 head: cell features ``(N, hyper_width, h, w)`` → every cell's MLP parameters θ ``(N, P, h, w)``."""
+        return F.conv2d(features, self.head.weight * self.head_multiplier, self.head.bias)
 
     def pixel_inputs(
         self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None
@@ -293,26 +307,55 @@ class INRHSISR(nn.Module):
             # Scale by 1/sqrt(fan_in) so that predicted weights of unit size give unit-size activations.
             x = torch.baddbmm(bias, x, weight, alpha=fan_in**-0.5)
             if index < last:
-                x = F.leaky_relu(x, 0.1)
+                x = F.leaky_relu_(x, 0.1)
         return x.reshape(n, gh, gw, c, c, self.out_bands).permute(0, 5, 1, 3, 2, 4).reshape(n, -1, h, w)
 
     def forward(
-        self, rgb: torch.Tensor, origin: tuple[int, int] = (0, 0), full_size: tuple[int, int] | None = None
+        self,
+        rgb: torch.Tensor,
+        origin: tuple[int, int] = (0, 0),
+        full_size: tuple[int, int] | None = None,
+        core: tuple[int, int, int, int] | None = None,
     ) -> torch.Tensor:
         """Reconstruct ``(N, out_bands, H, W)`` from ``(N, 3, H, W)``.
 
         Sizes that are not multiples of ``cell_size`` are padded (edge replication) and cropped back. ``origin`` and
         ``full_size`` place a tile inside a larger image (used by tiled inference; only ``coords="image"`` and the
         cell phase depend on them). ``origin`` must be a multiple of ``cell_size``.
+
+        ``core = (top, left, height, width)``: return only that region ``(N, out_bands, height, width)`` of the
+        output (``top``, ``left`` multiples of ``cell_size``). The trunk still sees the whole input, but the head and
+        the pixel-wise MLPs — more than a third of the work of the efficient configuration — run only on the core's
+        cells, so a halo tile pays for its halo in the trunk alone. Equal to cropping the full output.
         """
         h, w = rgb.shape[-2:]
         c = self.cell_size
         pad_h, pad_w = (-h) % c, (-w) % c
         if pad_h or pad_w:
             rgb = F.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
-        theta = self.hypernetwork(rgb)
-        out = self.evaluate_mlps(self.pixel_inputs(rgb, origin, full_size or (h, w)), theta)
-        return out[..., :h, :w]
+        if core is None and (torch.is_grad_enabled() or h * w <= MLP_CHUNK_PIXELS):  # one pass (and export graph)
+            theta = self.hypernetwork(rgb)
+            return self.evaluate_mlps(self.pixel_inputs(rgb, origin, full_size or (h, w)), theta)[..., :h, :w]
+        top, left, out_h, out_w = core if core is not None else (0, 0, h, w)
+        if top % c or left % c or top < 0 or left < 0 or top + out_h > h or left + out_w > w:
+            raise ValueError(f"core {core} must lie inside the {h}x{w} input with origin on the {c}-px cell grid")
+        features = self.cell_features(rgb)
+        rows = range(top // c, -(-(top + out_h) // c))
+        cols = slice(left // c, -(-(left + out_w) // c))
+        width = (cols.stop - cols.start) * c
+        # Without autograd the head and the MLPs run on bands of cell rows of at most MLP_CHUNK_PIXELS pixels, so
+        # their activations (~P floats per cell, 32-64 floats per pixel) stay small whatever the image size.
+        step = len(rows) if torch.is_grad_enabled() else max(1, MLP_CHUNK_PIXELS // (c * width))
+        out = rgb.new_empty(rgb.shape[0], self.out_bands, len(rows) * c, width)
+        for r0 in range(rows.start, rows.stop, step):
+            r1 = min(r0 + step, rows.stop)
+            theta = self.head_parameters(features[..., r0:r1, cols])
+            region = rgb[..., r0 * c : r1 * c, cols.start * c : cols.stop * c]
+            inputs = self.pixel_inputs(region, (origin[0] + r0 * c, origin[1] + cols.start * c), full_size or (h, w))
+            if step == len(rows):
+                return self.evaluate_mlps(inputs, theta)[..., :out_h, :out_w]
+            out[..., (r0 - rows.start) * c : (r1 - rows.start) * c, :] = self.evaluate_mlps(inputs, theta)
+        return out[..., :out_h, :out_w]
 
     # ----------------------------------------------------------------------------------------------------------------
     def receptive_radius(self) -> int | None:

@@ -93,7 +93,16 @@ class PriorResidual(nn.Module):
         fit_from_pairs(self.prior, pairs, self.ridge)
 
     def forward(self, rgb: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-        out = self.prior(rgb) + self.residual(rgb, *args, **kwargs)
+        """``prior(rgb) + residual(rgb)`` (then the consistency projection); ``core=(top, left, h, w)`` (see
+        :func:`~hsinr.models.contract.core_output`) is passed to the residual and the pixel-wise prior is evaluated on
+        that region only."""
+        core = kwargs.get("core")
+        out = self.residual(rgb, *args, **kwargs)
+        if core is not None:
+            top, left, height, width = core
+            rgb = rgb[..., top : top + height, left : left + width]
+        prior = self.prior(rgb)
+        out = out + prior if torch.is_grad_enabled() else out.add_(prior)  # in place: one output-sized buffer less
         if self.consistency:
             error = rgb - torch.einsum("kc,nchw->nkhw", self.srf.to(out.dtype), out)
             out = out + torch.einsum("ck,nkhw->nchw", self.back_projection.to(out.dtype), error)
@@ -107,6 +116,10 @@ class PriorResidual(nn.Module):
     @property
     def alignment(self) -> int:
         return int(getattr(self.residual, "alignment", 1))
+
+    @property
+    def core_output(self) -> bool:
+        return bool(getattr(self.residual, "core_output", False))
 
     def extra_macs(self, height: int, width: int) -> int:
         residual = getattr(self.residual, "extra_macs", None)
