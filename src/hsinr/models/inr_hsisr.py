@@ -124,8 +124,11 @@ class LocalStatsNorm(nn.Module):
         return (x * (1.0 + self.gamma(cond).float()) + self.beta(cond).float()).to(dtype)
 
 
-#: Pixels per band of cell rows for which the head and the MLPs are evaluated at once during inference.
-MLP_CHUNK_PIXELS = 1 << 18
+#: Pixels per band of cell rows for which the head and the MLPs are evaluated at once during inference (their
+#: activations: ~P / cell² + 2·mlp_width floats per pixel, 2.3 KiB per pixel of the recipe's 8-px cells).
+MLP_CHUNK_PIXELS = 1 << 16
+#: Whole images up to this many pixels (512²) are evaluated in one pass without ``core``.
+ONE_PASS_PIXELS = 1 << 18
 
 
 class INRHSISR(nn.Module):
@@ -333,7 +336,7 @@ class INRHSISR(nn.Module):
         pad_h, pad_w = (-h) % c, (-w) % c
         if pad_h or pad_w:
             rgb = F.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
-        if core is None and (torch.is_grad_enabled() or h * w <= MLP_CHUNK_PIXELS):  # one pass (and export graph)
+        if core is None and (torch.is_grad_enabled() or h * w <= ONE_PASS_PIXELS):  # one pass (and export graph)
             theta = self.hypernetwork(rgb)
             return self.evaluate_mlps(self.pixel_inputs(rgb, origin, full_size or (h, w)), theta)[..., :h, :w]
         top, left, out_h, out_w = core if core is not None else (0, 0, h, w)

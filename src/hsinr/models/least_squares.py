@@ -67,8 +67,11 @@ class LeastSquaresMap(nn.Module):
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         if not bool(self.fitted):
             raise ConfigError(f"{type(self).__name__} has not been fitted: call fit() or fit_from_pairs() first")
-        features = self.expand(rgb.permute(0, 2, 3, 1).to(torch.float64))
-        return (features @ self.matrix).to(rgb.dtype).permute(0, 3, 1, 2)
+        # float32 at least (float64 inputs stay float64): the map is fitted in float64, but applying it in float32
+        # changes outputs by ~1e-6 and is ~5x faster than float64 on a CPU
+        dtype = torch.promote_types(rgb.dtype, torch.float32)
+        features = self.expand(rgb.permute(0, 2, 3, 1).to(dtype))
+        return (features @ self.matrix.to(dtype)).to(rgb.dtype).permute(0, 3, 1, 2)
 
     def extra_macs(self, height: int, width: int) -> int:
         """Multiply-accumulates of ``φ(rgb) W`` for one ``height × width`` image (the expansion is not counted)."""
