@@ -992,3 +992,15 @@ def test_an_unknown_device_is_one_line_before_anything_runs(tmp_path, inputs, ca
     code, _, err = run_cli(capsys, *command(inputs), "--device", "banana")
     assert_one_line(code, err, "--device 'banana': not a device")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_train_on_cuda_without_a_gpu_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from hsinr.config import save_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    save_config(small_config(device="cuda"), tmp_path / "c.yaml")
+    code, _, err = run_cli(capsys, "train", tmp_path / "c.yaml", "-o", tmp_path / "run", "--quiet")
+    assert_one_line(code, err, "train.device 'cuda': no CUDA GPU is available")
+    assert not (tmp_path / "run").exists()

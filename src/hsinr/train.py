@@ -123,6 +123,8 @@ def train(
     run_dir = Path(run_dir)
     tcfg = config["train"]
     device = pick_device(tcfg.get("device", "auto"))
+    if device.type == "cuda" and not torch.cuda.is_available():  # refuse before anything is written
+        raise ConfigError(f"train.device {tcfg.get('device')!r}: no CUDA GPU is available on this machine; use cpu")
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
     # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer
