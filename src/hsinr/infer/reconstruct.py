@@ -23,8 +23,9 @@ from ..errors import DataError
 from ..models.contract import alignment, core_output, receptive_radius
 from .tiling import ArrayWriter, BlockWriter, tile_blended, tile_exact
 
-#: Default core tile of exact halo tiling: with the recipe's 152-px radius a 1024-px core costs about 1.4x the plain
-#: forward passes (benchmarks/tiling_speed.py) within the memory budget of docs/performance.md.
+#: Default core tile of exact halo tiling: with the recipe's 152-px radius a 1024-px core costs 1.22x the plain
+#: forward passes on a 2048² image and peaks at 1,069 MiB (benchmarks/tiling_speed.py, big_image.py;
+#: docs/performance.md).
 EXACT_TILE = 1024
 #: Default window of blended tiling (CNN baselines, whose memory per pixel is larger).
 BLENDED_TILE = 256
