@@ -32,6 +32,18 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
         raise ConfigError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
 
 
+def availability_problem(device: torch.device) -> str | None:
+    """Why ``device`` cannot be used on this machine (no CUDA GPU, no such GPU index, no Apple MPS), else ``None``."""
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "no CUDA GPU is available on this machine"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return "Apple MPS is not available on this machine"
+    return None
+
+
 def _first_tensor(model: nn.Module) -> torch.Tensor | None:
     """The first parameter, else the first buffer (closed-form maps keep their coefficients as buffers)."""
     parameter = next(iter(model.parameters()), None)

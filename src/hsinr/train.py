@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set_rng_state_tensors
 from .config import save_config
-from .device import pick_device
+from .device import availability_problem, pick_device
 from .errors import ConfigError, TrainingError
 from .models import make
 from .models.contract import fit_closed_form_parts, is_closed_form
@@ -123,8 +123,9 @@ def train(
     run_dir = Path(run_dir)
     tcfg = config["train"]
     device = pick_device(tcfg.get("device", "auto"))
-    if device.type == "cuda" and not torch.cuda.is_available():  # refuse before anything is written
-        raise ConfigError(f"train.device {tcfg.get('device')!r}: no CUDA GPU is available on this machine; use cpu")
+    problem = availability_problem(device)
+    if problem is not None:  # refuse before anything is written
+        raise ConfigError(f"train.device {tcfg.get('device')!r}: {problem}; use cpu")
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
     # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer

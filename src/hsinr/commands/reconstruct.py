@@ -96,17 +96,16 @@ def check_device(name: str) -> None:
     """:class:`DataError` for a device name torch does not know or a GPU that is not there."""
     import torch
 
+    from ..device import availability_problem
+
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
         raise DataError(f"--device {name!r}: not a device; use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DataError(f"--device {name}: no CUDA GPU is available on this machine; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DataError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DataError(f"--device {name}: Apple MPS is not available on this machine; use --device cpu")
+    problem = availability_problem(device)
+    if problem is not None:
+        advice = "" if problem.startswith("this machine has") else "; use --device cpu"
+        raise DataError(f"--device {name}: {problem}{advice}")
 
 
 def output_files(path: Path) -> set[Path]:
