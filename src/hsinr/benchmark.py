@@ -231,7 +231,9 @@ def last_step(run_dir: Path) -> int:
 def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
     """The protocol lines printed above a benchmark table: the split, seed and budget of the benchmark, then the
     task's own lines (``Task.protocol_lines``: its data, inputs, objective and metric definitions), so a table never
-    states another task's protocol."""
+    states another task's protocol. The task's ``split`` line (the scenes it drew) is appended to the split line;
+    a ``regions`` line (one cube cut into train/validation/test regions) replaces it, since ``data.split`` does not
+    apply there; any other task line with a key of ours replaces ours."""
     data, tcfg = config["data"], config["train"]
     if tcfg.get("steps"):
         budget = f"{tcfg['steps']} optimiser steps per learned method"
@@ -255,8 +257,14 @@ def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
     }
     for line in task_lines:
         key, _, text = line.partition(": ")
-        key = key if text else "task"
-        protocol[f"{key} (task)" if key in protocol else key] = text or line
+        key, text = (key, text) if text else ("task", line)
+        if key == "split":  # the scenes the task drew with the split above
+            protocol["split"] += f": {text}"
+        elif key == "regions":  # the task splits one cube into regions: data.split does not apply
+            protocol.pop("split")
+            protocol[key] = text
+        else:
+            protocol[key] = text
     protocol["PSNR"] = "psnr = PSNR-peak1 (peak 1, per band, mean over bands); psnr_max = eq. 12 (peak max(gt))"
     protocol["timing"] = "ms_per_mpix: inference on the evaluation device, same run for all methods (compare ratios)"
     return protocol

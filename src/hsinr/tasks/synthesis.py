@@ -412,7 +412,7 @@ class INSSTask:
         )
         return [
             f"data: {self.source}",
-            "split: "
+            "regions: "
             + "; ".join(
                 f"{subset} = {self.scene_names[subset]}, rows [{r0}, {r1}) × columns [{c0}, {c1})"
                 for subset, (r0, r1, c0, c1) in self.regions.items()
