@@ -168,14 +168,34 @@ def test_inss_validation_is_the_whole_validation_region_through_the_model(scene_
     assert task.validate(model, "val")["rmse"] == pytest.approx(rmse(case.truth, direct), rel=1e-5)
 
 
-def test_remote_rgb_writes_the_bands_of_the_held_out_part(scene_file, tmp_path):
+@pytest.mark.parametrize(
+    "part, rows, columns",
+    [
+        ("test", slice(HEIGHT // 2, None), slice(WIDTH // 2, None)),
+        ("val", slice(0, HEIGHT // 2), slice(WIDTH // 2, None)),
+        ("train", slice(None), slice(0, WIDTH // 2)),
+        ("held-out", slice(None), slice(WIDTH // 2, None)),
+    ],
+)
+def test_remote_rgb_writes_the_bands_of_each_region_of_the_task(scene_file, tmp_path, part, rows, columns):
     from hsinr.cli import main
     from hsinr.io import read_rgb
 
-    assert main(["remote-rgb", str(scene_file), "--part", "right", "-o", str(tmp_path / "right.png")]) == 0
-    rgb = read_rgb(tmp_path / "right.png")
+    assert main(["remote-rgb", str(scene_file), "--part", part, "-o", str(tmp_path / "part.png")]) == 0
+    rgb = read_rgb(tmp_path / "part.png")
     cube = np.rint(linear_scene() * 5000) / 5000
-    np.testing.assert_allclose(rgb, cube[:, WIDTH // 2 :][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
+    np.testing.assert_allclose(rgb, cube[rows, columns][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
+    # the same pixels as the task's own region of that name (its split.json)
+    task = make_task(config_for(scene_file, {"name": "linear_ls"}), tmp_path / "task")
+    if part in task.regions:
+        r0, r1, c0, c1 = task.regions[part]
+        np.testing.assert_allclose(rgb, cube[r0:r1, c0:c1][..., [2, 1, 0]], atol=0.5 / 65535 + 1e-7)
+
+
+def test_remote_rgb_whole_scene_and_range_check(scene_file, tmp_path):
+    from hsinr.cli import main
+    from hsinr.io import read_rgb
+
     assert main(["remote-rgb", str(scene_file), "--part", "all", "-o", str(tmp_path / "all.png")]) == 0
     assert read_rgb(tmp_path / "all.png").shape == (HEIGHT, WIDTH, 3)
     bright = write_jasper_like(tmp_path / "jasper_bright.mat", 2.0 * linear_scene(water_noise=False))
@@ -208,11 +228,11 @@ def test_train_then_synthesize_the_held_out_part_end_to_end(scene_file, tmp_path
         == 0
     )
     cube = read_cube(tmp_path / "right.mat")
-    assert cube.shape == (HEIGHT, WIDTH // 2, BANDS.size)
+    assert cube.shape == (HEIGHT // 2, WIDTH // 2, BANDS.size)  # the test region
     np.testing.assert_allclose(cube.wavelengths, aviris_band_centres(BANDS))
     import tifffile
 
-    assert tifffile.imread(tmp_path / "ab.tif").shape == (4, HEIGHT, WIDTH // 2)
+    assert tifffile.imread(tmp_path / "ab.tif").shape == (4, HEIGHT // 2, WIDTH // 2)
     assert (tmp_path / "figs" / "abundances.png").exists()
 
 
@@ -238,6 +258,8 @@ def test_benchmark_compares_baselines_and_inss_orders_on_the_same_split(scene_fi
     # the table states the INSS task's own protocol, never the RGB task's camera response or L1 loss
     protocol = " ".join(str(v) for v in result["protocol"].values())
     assert "no camera response" in protocol and "rendered" not in protocol and "L1 loss" not in protocol
+    # the task's regions replace the generic scene split, which INSS does not use
+    assert "split" not in result["protocol"] and "rows [0, 12)" in result["protocol"]["regions"]
 
 
 @pytest.mark.skipif(not JASPER.exists(), reason="shared remote-sensing data not present")

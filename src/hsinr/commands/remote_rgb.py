@@ -1,16 +1,21 @@
 """``hsinr remote-rgb CUBE -o rgb.png``: the RGB input INSS sees for (a part of) a remote-sensing cube.
 
-    hsinr remote-rgb ../shared/data/remote/jasper_ridge_198.mat --part right -o jasper_test_rgb.png
+    hsinr remote-rgb ../shared/data/remote/jasper_ridge_198.mat --part test -o jasper_test_rgb.png
 
 The RGB is three of the cube's own bands (default: those nearest AVIRIS bands 35/18/8), values unchanged
 (reflectance), written as a 16-bit PNG/TIFF so that ``hsinr synthesize`` reads back the same values to within
-1/65535. ``--part left``/``right`` cut the columns exactly as ``task: inss`` does with ``data.train_fraction``
-(left = training, right = validation and test); ``all`` keeps the whole scene.
+1/65535. ``--part`` cuts the scene exactly as ``task: inss`` does: ``train`` = the left ``--train-fraction`` of the
+columns, ``val`` / ``test`` = the top ``--val-fraction`` of the rows of the remaining right part / the rest of it
+(the regions of the task's split.json), ``held-out`` = validation and test together (the right columns), ``all`` =
+the whole scene.
 """
 
 from __future__ import annotations
 
 from ..errors import DataError
+
+#: The regions ``--part`` can name (those of ``task: inss``, with ``data.train_fraction`` / ``data.val_fraction``).
+PARTS = ("train", "val", "test", "held-out", "all")
 
 
 def add_parser(subparsers) -> None:
@@ -19,11 +24,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="RGB image to write (.png or .tif, 16 bits)")
     p.add_argument(
         "--part",
-        choices=("left", "right", "all"),
-        default="right",
-        help="columns to keep: left = training part, right = held-out part of task: inss (default right)",
+        choices=PARTS,
+        default="test",
+        help="region of task: inss to keep: train (left columns), val (top of the right columns), test (bottom of "
+        "the right columns; default), held-out (val + test), all",
     )
-    p.add_argument("--train-fraction", type=float, default=0.5, help="share of columns in the left part (0.5)")
+    p.add_argument("--train-fraction", type=float, default=0.5, help="share of columns in the training part (0.5)")
+    p.add_argument(
+        "--val-fraction", type=float, default=0.5, help="share of the right part's rows in the validation part (0.5)"
+    )
     p.add_argument("--loader", help="jasper, samson or urban when the file name does not say")
     p.add_argument(
         "--rgb-wavelengths",
@@ -36,13 +45,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..data.remote import load_remote_cube, rgb_from_bands, split_columns
+    from ..data.remote import load_remote_cube, rgb_from_bands, split_columns, split_rows
     from ..io import write_rgb
 
     cube = load_remote_cube(args.cube, args.loader)
     if args.part != "all":
         left, right = split_columns(cube, args.train_fraction)
-        cube = left if args.part == "left" else right
+        cube = left if args.part == "train" else right
+        if args.part in ("val", "test"):
+            top, bottom = split_rows(right, args.val_fraction)
+            cube = top if args.part == "val" else bottom
     if cube.wavelengths is None:
         raise DataError(f"{args.cube}: the cube has no band centres; an RGB needs them to pick its bands")
     rgb = rgb_from_bands(cube.data, cube.wavelengths, args.rgb_wavelengths)
