@@ -11,7 +11,7 @@ import torch
 from hsinr.checkpoint import load_checkpoint, read_checkpoint
 from hsinr.config import load_config
 from hsinr.cube import Cube, default_wavelengths
-from hsinr.errors import TrainingError
+from hsinr.errors import ConfigError, TrainingError
 from hsinr.io import write_cube
 from hsinr.tasks import make_task
 from hsinr.train import train
@@ -208,3 +208,47 @@ def test_extra_train_scenes_join_the_training_subset_only(folder_dataset, tmp_pa
     assert {pair.name for pair in dataset.pairs} >= set(extra)
     assert all(pair.cube.shape[-1] == 31 and pair.rgb.shape[-1] == 3 for pair in dataset.pairs)
     assert any("data.extra_train" in line for line in task.protocol_lines())
+
+
+def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_drew():
+    from hsinr.benchmark import protocol_of
+
+    config = load_config(None)
+    config["data"]["split"] = {"ratios": [0.6, 0.2, 0.2], "seed": 0}
+    lines = ["split: train 16, val 5, test 5 scenes (written to split.json)", "input: linear RGB"]
+    protocol = protocol_of(config, 1, lines)
+    assert protocol["split"] == (
+        "data.split = {'ratios': [0.6, 0.2, 0.2], 'seed': 0}: train 16, val 5, test 5 scenes (written to split.json)"
+    )
+    assert protocol["input"] == "linear RGB" and not any("(task)" in key for key in protocol)
+    regions = protocol_of(config, 1, ["regions: train = a, rows [0, 10) × columns [0, 5)"])
+    assert "split" not in regions and regions["regions"].startswith("train = a")
+
+
+def test_init_from_starts_from_another_runs_weights_and_refits_the_prior(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset, epochs=2)
+    config["model"] = {"name": "prior_residual", "args": {"degree": 2, "residual": json.loads(json.dumps(TINY_MODEL))}}
+    train(config, tmp_path / "pre", progress=False)
+    pre, _ = load_checkpoint(tmp_path / "pre" / "last.pt")
+
+    # fine-tune on other scenes with a learning rate too small to move anything: the learned weights are the
+    # pre-trained ones, the least-squares prior is fitted again on the new training scenes
+    other = tmp_path / "other"
+    other.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(4):
+        write_cube(other / f"other{i}.h5", Cube(smooth_cube(rng) ** 2, default_wavelengths(31)))
+    tuned_config = json.loads(json.dumps(config))
+    tuned_config["data"]["root"] = str(other)
+    tuned_config["train"].update(epochs=1, lr=1e-12, init_from=str(tmp_path / "pre" / "last.pt"))
+    train(tuned_config, tmp_path / "tuned", progress=False)
+    tuned, _ = load_checkpoint(tmp_path / "tuned" / "last.pt")
+    for (name, a), b in zip(pre.residual.state_dict().items(), tuned.residual.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+    assert not torch.allclose(pre.prior.matrix, tuned.prior.matrix)
+
+    # a checkpoint of another model is refused in one line naming it
+    scratch = json.loads(json.dumps(tuned_config))
+    scratch["model"] = json.loads(json.dumps(TINY_MODEL))
+    with pytest.raises(ConfigError, match=r"pre[/\\]last\.pt: train\.init_from holds model prior_residual"):
+        train(scratch, tmp_path / "scratch", progress=False)

@@ -61,6 +61,7 @@ DEFAULTS: dict = {
         "amp": "off",  # off | bf16 | fp16
         "compile": False,
         "early_stop": None,  # validations without improvement before stopping (null/0: never)
+        "init_from": None,  # checkpoint whose weights start the run (same model spec), e.g. pre-trained on synthetic
     },
 }
 
@@ -374,6 +375,7 @@ SCHEMA = Section(
                 "val_every": Int(low=1),
                 "val_tile": Int(low=1),
                 "threads": Int(low=1, null=True),
+                "init_from": Str(null=True),
             }
         ),
         "inss": Section(

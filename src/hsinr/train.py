@@ -19,6 +19,8 @@ validation PSNR; the last state when there are no validation scenes), all writte
   finished epoch, so the last good one stays.
 * Models with a closed-form part (``fit_prior``, see :mod:`hsinr.models.contract`) have it fitted on the training
   pairs before the first step.
+* ``train.init_from: CHECKPOINT`` starts from another run's weights (same model spec), e.g. pre-training on
+  synthetic scenes then fine-tuning on real ones; optimiser and schedule start afresh, the prior is fitted again.
 * Closed-form models (``closed_form = True``: least squares, training-free recovery) are fitted in one pass instead.
 * Data parallel: launched with ``torchrun --nproc_per_node K hsinr train ...`` each rank trains on every K-th batch
   of the epoch (gloo on CPU, NCCL on CUDA), gradients are averaged by DDP, and rank 0 validates and writes.
@@ -193,7 +195,10 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
 
     if is_closed_form(model):
         return _fit_closed_form(model, spec, meta, task, run_dir, world)
-    if not resume:  # a closed-form prior is fitted once, then stored in every checkpoint
+    if not resume:
+        if tcfg.get("init_from"):
+            _start_from(model, spec, Path(tcfg["init_from"]))
+        # a closed-form prior is fitted once on this run's training pairs, then stored in every checkpoint
         fit_closed_form_parts(model, task.train_pairs())
     model = model.to(device)
 
@@ -350,6 +355,22 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["cpu_seconds"] = round(time.process_time() - cpu_started, 2)
     return summary
+
+
+def _start_from(model: torch.nn.Module, spec: dict, path: Path) -> None:
+    """Load the weights of checkpoint ``path`` (``train.init_from``) into ``model``, which must have the same spec.
+
+    This is fine-tuning, not resuming: the optimiser, schedule and step count start afresh, and a closed-form prior
+    is fitted again on the new run's training pairs afterwards (the learned parts keep what they learned).
+    """
+    state = read_checkpoint(path)
+    if state["name"] != spec["name"] or state["args"] != spec["args"]:
+        raise ConfigError(
+            f"{path}: train.init_from holds model {state['name']} {state['args']}, but this run trains {spec['name']} "
+            f"{spec['args']}; the two must match"
+        )
+    model.load_state_dict(state["state_dict"])
+    logger.info("initialised from %s", path)
 
 
 def _broadcast_int(value: int, world: _Distributed, device: torch.device) -> int:
