@@ -109,6 +109,13 @@ def test_inf3_with_a_regression_prior_starts_at_the_classical_fusion_and_learns_
     torch.testing.assert_close(model(lr_t, msi_t), classical(lr_t, msi_t))
     model(lr_t, msi_t).sum().backward()
     assert model.decoder[-1].weight.grad.abs().sum() > 0  # the zero layer still learns
+    # prior_window: the prior is the windowed fusion (windows every prior_window / 4 px)
+    windowed = make(
+        {"name": "inf3", "args": {"scale": 4, "hsi_bands": BANDS, "prior": "regression", "prior_window": 16, **tiny}}
+    )
+    local = make({"name": "regression_fusion", "args": {"scale": 4, "hsi_bands": BANDS, "window": 16, "stride": 4}})
+    torch.testing.assert_close(windowed(lr_t, msi_t), local(lr_t, msi_t))
+    assert not torch.allclose(local(lr_t, msi_t), classical(lr_t, msi_t))
     with pytest.raises(ConfigError, match="prior"):
         make({"name": "inf3", "args": {"prior": "nearest"}})
 
@@ -160,3 +167,31 @@ def test_degrade_then_fuse_end_to_end(tmp_path, capsys):
     assert metrics.psnr(cube[:48, :48], out) > 60  # exact up to the 16-bit quantisation of the MSI
     api = hsinr.fuse(lr.data, read_rgb(tmp_path / "msi.png"), str(tmp_path / "reg.pt"))
     np.testing.assert_allclose(api, out, atol=1e-6)
+
+
+def test_local_regression_fusion_is_one_window_on_small_images_and_exact_where_one_map_is():
+    from hsinr.models.classical_fusion import local_regression_fusion, regression_fusion
+
+    cube = mixture(48, 3)
+    lr, msi = (torch.from_numpy(a.transpose(2, 0, 1))[None] for a in simulate_pair(cube, SRF, 4))
+    # an image no larger than the window is one window: exactly the per-image fusion
+    torch.testing.assert_close(local_regression_fusion(lr, msi, 4, 48, 12), regression_fusion(lr, msi, 4))
+    # a cube that is one linear function of the MSI everywhere: every window's map is exact, so is their blend
+    out = fused("regression_fusion", cube, degree=1, ridge=0.0, window=16, stride=8)
+    np.testing.assert_allclose(out, cube, atol=2e-4)
+
+
+def test_local_regression_fusion_follows_materials_that_one_map_per_image_cannot():
+    # left and right halves: three endmembers each, six in all, so no single map from 3 MSI bands explains the
+    # image, while a 16-px window lies (mostly) inside one half, where a map is exact
+    left, right = mixture(48, 3, seed=1), mixture(48, 3, seed=2)
+    cube = np.concatenate([left[:, :24], right[:, 24:]], axis=1)
+    whole = metrics.psnr(cube, fused("regression_fusion", cube, degree=1))
+    local = metrics.psnr(cube, fused("regression_fusion", cube, degree=1, window=16, stride=4))
+    assert local > whole + 5, (local, whole)
+
+
+@pytest.mark.parametrize("window, stride", [(18, 4), (16, 6), (16, 0), (8, 16)])
+def test_regression_windows_must_be_multiples_of_the_scale(window, stride):
+    with pytest.raises(ConfigError, match="multiples of the scale 4"):
+        make({"name": "regression_fusion", "args": {"scale": 4, "window": window, "stride": stride}})

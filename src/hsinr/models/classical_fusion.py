@@ -100,6 +100,68 @@ def regression_fusion(
     return (mapped_hr + upsample_bicubic(residual, scale)).to(dtype)
 
 
+def check_window(scale: int, window: int, stride: int) -> None:
+    """ConfigError unless ``window`` and ``stride`` are positive multiples of ``scale`` with ``stride ≤ window``."""
+    if window <= 0 or not 0 < stride <= window or window % scale or stride % scale:
+        raise ConfigError(
+            f"regression window {window} and stride {stride} must be multiples of the scale {scale}, "
+            "with 0 < stride <= window"
+        )
+
+
+def _window_starts(size: int, window: int, stride: int) -> list[int]:
+    """Start offsets of windows of ``window`` pixels every ``stride`` that cover ``0..size`` (the last flush right)."""
+    if size <= window:
+        return [0]
+    starts = list(range(0, size - window + 1, stride))
+    return starts if starts[-1] == size - window else [*starts, size - window]
+
+
+def local_regression_fusion(
+    lr_hsi: torch.Tensor,
+    hr_msi: torch.Tensor,
+    scale: int,
+    window: int,
+    stride: int,
+    degree: int = 2,
+    ridge: float = 1e-6,
+    blur_sigma: float = BLUR_SIGMA,
+    blur_kernel: int = BLUR_SIZE,
+) -> torch.Tensor:
+    """:func:`regression_fusion` fitted in overlapping square windows of ``window`` HR pixels every ``stride``,
+    blended: ``Σ_k t_k · F_k / Σ_k t_k`` with ``F_k`` the fusion of window ``k`` (its own map, fitted on its own
+    ``window / scale`` LR pixels) and ``t_k`` a separable triangle peaking at the window's centre (a partition of
+    unity after the division). A map per neighbourhood follows the materials of that neighbourhood; on CAVE ×4 the
+    64-px windows every 16 px gain about 1 dB over one map per image (``docs/fusion.md``). ``window`` and ``stride``
+    are multiples of ``scale``; an image no larger than the window is one window, i.e. exactly
+    :func:`regression_fusion`.
+    """
+    check_window(scale, window, stride)
+    height, width = hr_msi.shape[-2:]
+    if height <= window and width <= window:
+        return regression_fusion(lr_hsi, hr_msi, scale, degree, ridge, blur_sigma, blur_kernel)
+    win_h, win_w = min(window, height), min(window, width)
+    ramp_h = 1.0 - (2.0 * (torch.arange(win_h, dtype=torch.float64) + 0.5) / win_h - 1.0).abs() + 1e-3
+    ramp_w = 1.0 - (2.0 * (torch.arange(win_w, dtype=torch.float64) + 0.5) / win_w - 1.0).abs() + 1e-3
+    taper = (ramp_h[:, None] * ramp_w[None, :]).to(hr_msi.device)
+    total = torch.zeros(lr_hsi.shape[0], lr_hsi.shape[1], height, width, dtype=torch.float64, device=hr_msi.device)
+    weight = torch.zeros(height, width, dtype=torch.float64, device=hr_msi.device)
+    for top in _window_starts(height, win_h, stride):
+        for left in _window_starts(width, win_w, stride):
+            fused = regression_fusion(
+                lr_hsi[..., top // scale : (top + win_h) // scale, left // scale : (left + win_w) // scale],
+                hr_msi[..., top : top + win_h, left : left + win_w],
+                scale,
+                degree,
+                ridge,
+                blur_sigma,
+                blur_kernel,
+            )
+            total[..., top : top + win_h, left : left + win_w] += fused.double() * taper
+            weight[top : top + win_h, left : left + win_w] += taper
+    return (total / weight).to(lr_hsi.dtype)
+
+
 # ------------------------------------------------------------------------------------------------------------ GSA
 
 
@@ -269,6 +331,8 @@ class RegressionFusion(_ClassicalFusion):
         scale, hsi_bands, msi_bands, out_bands: as every fusion model.
         degree: root-polynomial degree (1 = linear map; 2: 6 terms for RGB; 3: 13 terms).
         ridge: relative ridge weight of the least-squares fit.
+        window, stride: ``None`` (default) fits one map per image; a window side in HR pixels (and a stride, default
+            ``window // 4``) fits one per overlapping window and blends them (:func:`local_regression_fusion`).
         blur_sigma, blur_kernel: the protocol's degradation between the grids.
     """
 
@@ -280,15 +344,33 @@ class RegressionFusion(_ClassicalFusion):
         out_bands: int | None = None,
         degree: int = 2,
         ridge: float = 1e-6,
+        window: int | None = None,
+        stride: int | None = None,
         blur_sigma: float = BLUR_SIGMA,
         blur_kernel: int = BLUR_SIZE,
     ):
         super().__init__("regression_fusion", scale, hsi_bands, msi_bands, out_bands, blur_sigma, blur_kernel)
         root_polynomial_terms(msi_bands, degree)  # validates the degree
         self.degree, self.ridge = int(degree), float(ridge)
+        self.window = int(window) if window else None
+        self.stride = int(stride) if stride is not None else (self.window // 4 if self.window else None)
+        if self.window is not None and self.stride is not None:
+            check_window(scale, self.window, self.stride)
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
         check_fusion_inputs(self, lr_hsi, hr_msi)
+        if self.window is not None and self.stride is not None:
+            return local_regression_fusion(
+                lr_hsi,
+                hr_msi,
+                self.scale,
+                self.window,
+                self.stride,
+                self.degree,
+                self.ridge,
+                self.blur_sigma,
+                self.blur_kernel,
+            )
         return regression_fusion(lr_hsi, hr_msi, self.scale, self.degree, self.ridge, self.blur_sigma, self.blur_kernel)
 
 

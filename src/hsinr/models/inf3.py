@@ -58,7 +58,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
 from ..spectral.degradation import hr_to_lr_coordinate, upsample_bicubic
-from .classical_fusion import regression_fusion
+from .classical_fusion import check_window, local_regression_fusion, regression_fusion
 from .registry import register
 
 WEIGHTINGS = ("cs", "area", "learned")
@@ -218,6 +218,11 @@ class INFN(nn.Module):
         prior: ``"bicubic"`` (the paper's ``X^U``) or ``"regression"`` (a residual over the classical regression
             fusion; the decoder's last layer starts at zero).
         prior_degree: root-polynomial degree of the regression prior.
+        prior_window: ``None`` fits the regression prior once per input; a side in HR pixels fits it in overlapping
+            windows of that size every ``prior_window // 4`` px (:func:`~.classical_fusion.local_regression_fusion`).
+            With the training patch size as the window, a training patch and a whole test image get the same kind
+            of prior (one map per patch-sized neighbourhood) instead of a patch-local map in training and one map
+            per image at test.
     """
 
     input_keys = ("lr_hsi", "hr_msi")
@@ -241,6 +246,7 @@ class INFN(nn.Module):
         upsample: str = "inf3",
         prior: str = "bicubic",
         prior_degree: int = 2,
+        prior_window: int | None = None,
     ) -> None:
         super().__init__()
         if out_bands is not None and out_bands != hsi_bands:
@@ -260,6 +266,9 @@ class INFN(nn.Module):
         if prior not in PRIORS:
             raise ConfigError(f"inf3: prior={prior!r}; choose one of {', '.join(PRIORS)}")
         self.prior, self.prior_degree = prior, int(prior_degree)
+        self.prior_window = int(prior_window) if prior_window else None
+        if self.prior_window is not None:
+            check_window(int(scale), self.prior_window, max(int(scale), self.prior_window // 4))
         self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
@@ -299,6 +308,9 @@ class INFN(nn.Module):
         if self.prior == "bicubic":
             return upsample_bicubic(lr_hsi, self.scale)
         with torch.no_grad():
+            if self.prior_window is not None:
+                stride = max(self.scale, self.prior_window // 4)
+                return local_regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_window, stride, self.prior_degree)
             return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
