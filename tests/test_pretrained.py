@@ -287,3 +287,13 @@ def test_package_registry_lists_the_three_responses_and_is_package_data(monkeypa
             assert file_sha256(package / entry["file"]) == entry["sha256"]
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert {"registry.json", "weights/*.pt"} <= set(data["hsinr.pretrained"])
+
+
+def test_training_data_names_the_extra_synthetic_scenes():
+    from hsinr.pretrained.register import describe_training_data
+
+    meta = {"data": {"kind": "cave", "root": "../shared/data/cave_256"}, "split": {"train": ["a"] * 26}}
+    assert describe_training_data(meta) == "cave: cave_256 (26 training scenes)"
+    meta["data"]["extra_train"] = {"kind": "synthetic", "synthetic": {"count": 8, "size": 256, "seed": 0}}
+    meta["split"]["train"] += [f"extra/synthetic_{i}" for i in range(8)]  # the task's training subset holds both
+    assert describe_training_data(meta) == "cave: cave_256 (26 training scenes) + 8 synthetic scenes"

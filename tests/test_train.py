@@ -208,6 +208,7 @@ def test_extra_train_scenes_join_the_training_subset_only(folder_dataset, tmp_pa
     assert {pair.name for pair in dataset.pairs} >= set(extra)
     assert all(pair.cube.shape[-1] == 31 and pair.rgb.shape[-1] == 3 for pair in dataset.pairs)
     assert any("data.extra_train" in line for line in task.protocol_lines())
+    assert task.meta()["data"]["extra_train"] == config["data"]["extra_train"]  # the registry names them
 
 
 def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_drew():

@@ -57,16 +57,21 @@ def steps_of(payload: dict, checkpoint: Path) -> int | None:
 
 
 def describe_training_data(meta: dict) -> str | None:
-    """Short text from the checkpoint meta's ``data`` and ``split``, e.g. ``"cave: cave_256 (26 training scenes)"``."""
+    """Short text from the checkpoint meta's ``data`` and ``split``, e.g. ``"cave: cave_256 (26 training scenes)"``
+    or, with ``data.extra_train``, ``"cave: cave_256 (26 training scenes) + 8 synthetic scenes"``."""
     data = meta.get("data") or {}
     if not data:
         return None
     text = str(data.get("kind") or "data")
     if data.get("root"):
         text += f": {Path(str(data['root'])).name}"
-    train = (meta.get("split") or {}).get("train")
+    train = [name for name in (meta.get("split") or {}).get("train") or [] if not name.startswith("extra/")]
     if train:
         text += f" ({len(train)} training scenes)"
+    extra = data.get("extra_train") or {}
+    if extra:
+        count = (extra.get("synthetic") or {}).get("count") if extra.get("kind") == "synthetic" else None
+        text += f" + {count} synthetic scenes" if count else f" + {extra.get('kind')}: {extra.get('root')}"
     return text
 
 

@@ -201,5 +201,9 @@ class SpectralSRTask:
             "camera_encoding": self.encoding,
             "rgb_stats": rgb_statistics(train_rgbs),
             "split": self.split,
-            "data": {"kind": self.config["data"].get("kind"), "root": str(self.config["data"].get("root"))},
+            "data": {
+                "kind": self.config["data"].get("kind"),
+                "root": str(self.config["data"].get("root")),
+                "extra_train": self.config["data"].get("extra_train"),
+            },
         }
