@@ -25,12 +25,8 @@ def test_quick_demo_writes_a_report_with_the_printed_numbers(tmp_path, capsys):
         assert (out / figure).stat().st_size > 1000, figure
         assert figure in report
     table = json.loads((out / "synthetic" / "table.json").read_text())["rows"]
-    assert [row["method"] for row in table] == [
-        "Linear LS",
-        "Root-poly LS",
-        "HSCNN-R (small)",
-        "INR-HSISR (small, prior + residual)",
-    ]
+    # quick mode leaves the CNN baseline out (the full demo trains it too)
+    assert [row["method"] for row in table] == ["Linear LS", "Root-poly LS", "INR-HSISR (small, prior + residual)"]
     assert "shipped model 'srgb' on a synthetic 8-bit sRGB photo" in printed
     assert (out / "pretrained_reconstruction_false_colour.png").stat().st_size > 1000
     for row in table:
@@ -41,3 +37,9 @@ def test_quick_demo_writes_a_report_with_the_printed_numbers(tmp_path, capsys):
     final = printed.strip().splitlines()[-1]  # the verdict is the last line printed
     assert final.startswith(f"{title}: {best['method']} "), final  # it names the best method first ...
     assert f"{best['psnr']:.2f}" in final and final in report.replace("**", "")  # ... with its PSNR
+    # step budgets make the result machine-independent: the INR wins on the held-out synthetic scenes (by 0.27 dB
+    # when measured) and, with ../shared/data/cave_256 present, on the held-out real CAVE scenes (by 0.28 dB)
+    assert best["method"].startswith("INR-HSISR"), final
+    if (out / "cave" / "table.json").exists():
+        cave = json.loads((out / "cave" / "table.json").read_text())["rows"]
+        assert max(cave, key=lambda r: r["psnr"])["method"].startswith("INR-HSISR"), final
