@@ -163,3 +163,18 @@ def test_reconstruct_streams_to_mat_and_matches_the_python_api(tmp_path, capsys)
     expected = reconstruct(read_rgb(tmp_path / "in.png"), tmp_path / "m.pt", progress=False)
     np.testing.assert_allclose(cube.data, expected, atol=1e-4)
     assert read_rgb(tmp_path / "p.png").shape == (45, 61, 3)
+
+
+def test_help_loads_neither_torch_nor_matplotlib():
+    """`hsinr --help` (and argument errors) must be quick: building the parser imports no heavy library."""
+    code = (
+        "import sys\n"
+        "from hsinr.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

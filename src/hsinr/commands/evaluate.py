@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..report import format_markdown
-
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
@@ -28,6 +26,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..evaluate import evaluate_checkpoint
+    from ..report import format_markdown
     from .reconstruct import check_device
 
     check_device(args.device)

@@ -15,12 +15,15 @@ on linear values. :func:`render_rgb` can follow it with the steps of a camera pi
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import DataError
 from .responses import CameraResponse
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _response_matrix(srf: CameraResponse | np.ndarray, bands: int, cube_nm: np.ndarray | None) -> np.ndarray:
@@ -137,6 +140,8 @@ def render_rgb_torch(cube_nchw: torch.Tensor, srf: CameraResponse | np.ndarray |
     ``srf`` is a ``(3, C)`` response (numpy, tensor or :class:`CameraResponse`); it is moved to the cube's
     device and dtype.
     """
+    import torch  # here, so that importing hsinr.spectral (e.g. by the CLI's argument parser) does not load torch
+
     matrix = srf.srf if isinstance(srf, CameraResponse) else srf
     matrix = torch.as_tensor(matrix, dtype=cube_nchw.dtype, device=cube_nchw.device)
     if cube_nchw.ndim != 4 or matrix.shape != (3, cube_nchw.shape[1]):
