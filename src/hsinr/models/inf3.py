@@ -267,8 +267,9 @@ class INFN(nn.Module):
             raise ConfigError(f"inf3: prior={prior!r}; choose one of {', '.join(PRIORS)}")
         self.prior, self.prior_degree = prior, int(prior_degree)
         self.prior_window = int(prior_window) if prior_window else None
-        if self.prior_window is not None:
-            check_window(int(scale), self.prior_window, max(int(scale), self.prior_window // 4))
+        self.prior_stride = max(int(scale), self.prior_window // 4) if self.prior_window else None
+        if self.prior_window is not None and self.prior_stride is not None:
+            check_window(int(scale), self.prior_window, self.prior_stride)
         self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
@@ -308,9 +309,10 @@ class INFN(nn.Module):
         if self.prior == "bicubic":
             return upsample_bicubic(lr_hsi, self.scale)
         with torch.no_grad():
-            if self.prior_window is not None:
-                stride = max(self.scale, self.prior_window // 4)
-                return local_regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_window, stride, self.prior_degree)
+            if self.prior_window is not None and self.prior_stride is not None:
+                return local_regression_fusion(
+                    lr_hsi, hr_msi, self.scale, self.prior_window, self.prior_stride, self.prior_degree
+                )
             return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
