@@ -6,7 +6,7 @@
 2. Train, on the same scenes, split, patches and *optimiser-step* budget (so a busy machine gives the same result):
    the linear and root-polynomial least-squares maps, a learned CNN baseline (HSCNN-R, reduced width; not in
    ``--quick``) and a small INR-HSISR with the recommended parameterisation (root-polynomial prior + INR residual,
-   relighting augmentation): 300 optimiser steps each, 150 with ``--quick``.
+   relighting augmentation): 300 optimiser steps each, 100 with ``--quick``.
 3. Evaluate all on held-out synthetic scenes. When real CAVE cubes are found (``--cave``, default
    ``../shared/data/cave_256``, else ``../shared/data/cave``, relative to the working directory), train the
    least-squares maps and the INR on the training scenes of a seeded split of them under the same step budget and
