@@ -141,9 +141,11 @@ def local_regression_fusion(
     if height <= window and width <= window:
         return regression_fusion(lr_hsi, hr_msi, scale, degree, ridge, blur_sigma, blur_kernel)
     win_h, win_w = min(window, height), min(window, width)
-    ramp_h = 1.0 - (2.0 * (torch.arange(win_h, dtype=torch.float64) + 0.5) / win_h - 1.0).abs() + 1e-3
-    ramp_w = 1.0 - (2.0 * (torch.arange(win_w, dtype=torch.float64) + 0.5) / win_w - 1.0).abs() + 1e-3
-    taper = (ramp_h[:, None] * ramp_w[None, :]).to(hr_msi.device)
+
+    def ramp(size: int) -> torch.Tensor:  # triangle over pixel centres, > 0 at the edges
+        return 1.0 - (2.0 * (torch.arange(size, dtype=torch.float64) + 0.5) / size - 1.0).abs() + 1e-3
+
+    taper = (ramp(win_h)[:, None] * ramp(win_w)[None, :]).to(hr_msi.device)
     total = torch.zeros(lr_hsi.shape[0], lr_hsi.shape[1], height, width, dtype=torch.float64, device=hr_msi.device)
     weight = torch.zeros(height, width, dtype=torch.float64, device=hr_msi.device)
     for top in _window_starts(height, win_h, stride):
