@@ -33,6 +33,7 @@ from hsinr.data import (
     split_for,
 )
 from hsinr.errors import ConfigError, DataError
+from hsinr.io import read_cube
 
 SHARED_CAVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cave"
 
@@ -272,6 +273,27 @@ def test_scene_cache_loads_each_scene_once(tmp_path):
     assert cache.nbytes == 4 * (4 * 5 + 3 * 2) * (6 + 3)
     with pytest.raises(ConfigError, match="'z' is not in the dataset"):
         cache.get("z")
+
+
+def test_shared_cube_reads_decode_each_file_once_and_hand_out_read_only_arrays(tmp_path, monkeypatch):
+    from hsinr.data import datasets
+
+    np.save(tmp_path / "a.npy", random_cube(4, 5, 6))
+    reads = []
+    monkeypatch.setattr(datasets, "read_cube", lambda path, key=None: reads.append(path) or read_cube(path, key=key))
+    items = discover("folder", tmp_path)
+    srf = np.ones((3, 6)) / 6
+
+    with datasets.shared_cube_reads():
+        first = SceneCache(items, srf=srf).get("a")  # two methods, two caches: one read
+        with datasets.shared_cube_reads():  # a nested block shares the outer store
+            second = SceneCache(items, srf=srf).get("a")
+        assert second.cube is first.cube and len(reads) == 1
+        with pytest.raises(ValueError, match="read-only"):
+            first.cube[0, 0, 0] = 1.0
+    np.testing.assert_array_equal(SceneCache(items, srf=srf).get("a").cube, first.cube)
+    assert len(reads) == 2  # outside the block every cache reads again, and owns a writable array
+    assert SceneCache(items, srf=srf).get("a").cube.flags.writeable
 
 
 @pytest.mark.skipif(not SHARED_CAVE.is_dir(), reason="real CAVE crops in ../shared/data/cave are not available")

@@ -41,6 +41,7 @@ from .checkpoint import load_checkpoint
 from .complexity import count_macs, count_parameters, macs_per_pixel
 from .config import deep_merge, save_config
 from .data import save_split
+from .data.datasets import shared_cube_reads
 from .errors import ConfigError
 from .evaluate import evaluate_models, mean_by_method
 from .io.atomic import prepare_output_folder, write_bytes_atomic, write_text_atomic
@@ -71,8 +72,16 @@ def run_benchmark(
     (``method_config.yaml``), is not trained again: an interrupted benchmark continues where it stopped, and a changed
     config retrains. ``only`` trains just the methods of those labels and evaluates nothing (run several such
     processes side by side, e.g. on one GPU, then once without ``only`` to evaluate and write the table).
-    ``device`` is used for training (``train.device`` of the config) and evaluation.
+    ``device`` is used for training (``train.device`` of the config) and evaluation. Each cube file is read once
+    for all methods (:func:`~hsinr.data.datasets.shared_cube_reads`).
     """
+    with shared_cube_reads():
+        return _run_benchmark(config, out_dir, progress=progress, reuse=reuse, only=only, device=device)
+
+
+def _run_benchmark(
+    config: dict, out_dir: str | Path, *, progress: bool, reuse: bool, only: list[str] | None, device: str
+) -> dict:
     out_dir = prepare_output_folder(out_dir)
     methods = config.get("methods") or []
     if not methods:
