@@ -478,6 +478,32 @@ def test_augmentation_applies_the_same_op_to_rgb_and_cube():
     assert ops == set(range(8))
 
 
+def test_mixup_blends_two_scenes_and_keeps_rgb_equal_to_cube_times_response():
+    srf = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]], np.float32)
+    cubes = [np.full((12, 12, 4), value, np.float32) * [1.0, 0.5, 0.25, 2.0] for value in (0.1, 0.4)]
+    pairs = [ScenePair(f"s{k}", cube @ srf.T, cube, None) for k, cube in enumerate(cubes)]
+
+    plain = PatchDataset(pairs, patch_size=4, patches_per_epoch=32, augment=False, seed=0)
+    mixed = PatchDataset(pairs, patch_size=4, patches_per_epoch=32, augment=False, seed=0, mix=1.0)
+
+    plain_levels = {round(float(plain[i]["cube"][0, 0, 0]), 6) for i in range(32)}
+    mixed_levels = [float(mixed[i]["cube"][0, 0, 0]) for i in range(32)]
+    assert plain_levels == {0.1, 0.4}
+    assert all(0.1 - 1e-6 <= v <= 0.4 + 1e-6 for v in mixed_levels)
+    assert len({round(v, 4) for v in mixed_levels} - {0.1, 0.4}) > 10  # blends, not the two scenes
+    for i in range(32):
+        item = mixed[i]
+        rendered = np.einsum("chw,kc->khw", item["cube"].numpy(), srf)
+        np.testing.assert_allclose(item["rgb"].numpy(), rendered, atol=1e-6)
+        np.testing.assert_allclose(
+            item["cube"].numpy() / [[[1.0]], [[0.5]], [[0.25]], [[2.0]]],
+            np.broadcast_to(item["cube"][0].numpy(), (4, 4, 4)),
+            atol=1e-6,
+        )
+    with pytest.raises(ConfigError, match=r"mix probability must be in \[0, 1\]"):
+        PatchDataset(pairs, patch_size=4, mix=1.5)
+
+
 def test_scenes_smaller_than_the_patch_are_refused():
     with pytest.raises(DataError, match=r"smaller than the 16x16 patch: scene1 \(12x30\)"):
         PatchDataset(red_band_pairs([(20, 24), (12, 30)]), patch_size=16)

@@ -440,6 +440,7 @@ def test_a_file_as_run_folder_is_one_line(tmp_path, capsys):
         ("", ["train.compile=maybe"], "train.compile: expected true or false"),
         ("data: {augment: {relight: -1}}\n", [], "data.augment.relight: expected a number >= 0"),
         ("data: {augment: {exposure: [2, 1]}}\n", [], "data.augment.exposure"),
+        ("data: {augment: {mix: 2}}\n", [], "data.augment.mix: expected a number >= 0 and <= 1"),
         ("data: {scenes: balloons}\n", [], "data.scenes: expected a list"),
         ("methods: 5\n", [], "methods: expected a list of methods"),
         ("methods: [{label: a}]\n", [], "methods[0]: a method needs model"),

@@ -192,6 +192,22 @@ def test_prior_residual_is_fitted_before_training_and_resumes(folder_dataset, tm
     assert torch.equal(resumed.prior.matrix, prior)  # the prior is fitted once, not again on resume
 
 
+def test_mixup_is_configured_with_a_rerendering_transform(folder_dataset, tmp_path):
+    """``data.augment.mix`` turns on scene mixup; the RGB is re-rendered from the blended cube (a Relight that
+    may be the identity light), so it needs the camera response."""
+    from hsinr.data.augment import Relight
+    from hsinr.errors import ConfigError
+
+    config = tiny_config(folder_dataset, epochs=1)
+    config["data"]["augment"] = {"dihedral": True, "mix": 0.5}
+    dataset = make_task(config, tmp_path / "run").train_dataset(seed=0)
+    assert dataset.mix == 0.5 and isinstance(dataset.transform.transforms[0], Relight)
+    train(config, tmp_path / "trained", progress=False)
+    config["data"]["response"] = None
+    with pytest.raises(ConfigError, match="mix need data.response"):
+        make_task(config, tmp_path / "no_response").train_dataset(seed=0)
+
+
 def test_extra_train_scenes_join_the_training_subset_only(folder_dataset, tmp_path):
     """``data.extra_train`` adds (here synthetic) scenes to training: never to validation or test, not to
     split.json, and the patch dataset draws from them."""

@@ -300,7 +300,14 @@ SPLIT = Section(
         "test": ListOf(Str(), null=True),
     }
 )
-AUGMENT = AnyOf((Bool(), Section({"dihedral": Bool(), "relight": Float(low=0), "exposure": ExposureRange()})))
+AUGMENT = AnyOf(
+    (
+        Bool(),
+        Section(
+            {"dihedral": Bool(), "relight": Float(low=0), "exposure": ExposureRange(), "mix": Float(low=0, high=1)}
+        ),
+    )
+)
 NAMES = ListOf(Str(), null=True)
 
 SCHEMA = Section(

@@ -93,6 +93,11 @@ class PatchDataset(EpochPatchSampler):
         seed: non-negative random seed.
         transform: optional ``transform(rgb, cube, rng) -> (rgb, cube)`` applied to each ``(p, p, ·)`` crop with a
             generator seeded by ``(seed, epoch, index)`` (e.g. :class:`~hsinr.data.augment.Relight`).
+        mix: probability that a crop is blended with a second crop of another random draw (mixup of scenes:
+            ``cube = a·cube₁ + (1 − a)·cube₂``, the same for the RGB, ``a ~ U(0, 1)``), before ``transform``. A
+            blend of two spectra is the spectrum of a pixel covered by both materials, and a linearly rendered RGB
+            blends the same way, so the pair stays physically consistent; with non-linearly encoded RGB give a
+            ``transform`` that re-renders it from the cube.
 
     Returns (per item): ``{"rgb": (3, p, p), "cube": (C, p, p)}`` float32 tensors.
 
@@ -109,7 +114,10 @@ class PatchDataset(EpochPatchSampler):
         augment: bool = True,
         seed: int = 0,
         transform: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None,
+        mix: float = 0.0,
     ) -> None:
+        if not 0.0 <= mix <= 1.0:
+            raise ConfigError(f"the mix probability must be in [0, 1], got {mix}")
         if patch_size < 1 or patches_per_epoch < 1 or seed < 0:
             raise ConfigError(
                 f"patch_size and patches_per_epoch must be positive and seed non-negative, got {patch_size}, "
@@ -126,12 +134,25 @@ class PatchDataset(EpochPatchSampler):
         super().__init__(patch_size, patches_per_epoch, augment, seed)
         self.scene_sizes = [pair.cube.shape[:2] for pair in self.pairs]
         self.transform = transform
+        self.mix = float(mix)
+
+    def _crop(self, scene: int, top: int, left: int) -> tuple[np.ndarray, np.ndarray]:
+        pair = self.pairs[scene]
+        rows, cols = slice(top, top + self.patch_size), slice(left, left + self.patch_size)
+        return pair.rgb[rows, cols], pair.cube[rows, cols]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         scene, top, left, op = self.draw(index)
-        pair = self.pairs[scene]
-        rows, cols = slice(top, top + self.patch_size), slice(left, left + self.patch_size)
-        rgb, cube = pair.rgb[rows, cols], pair.cube[rows, cols]
+        rgb, cube = self._crop(scene, top, left)
+        if self.mix > 0:
+            rng = np.random.default_rng((self.seed, self.epoch, index, 2))
+            if rng.random() < self.mix:
+                other = int(rng.integers(len(self.pairs)))
+                height, width = self.scene_sizes[other]
+                top2 = int(rng.integers(height - self.patch_size + 1))
+                rgb2, cube2 = self._crop(other, top2, int(rng.integers(width - self.patch_size + 1)))
+                a = np.float32(rng.random())
+                rgb, cube = a * rgb + (1 - a) * rgb2, a * cube + (1 - a) * cube2
         if self.transform is not None:
             rgb, cube = self.transform(rgb, cube, np.random.default_rng((self.seed, self.epoch, index, 1)))
         return {"rgb": _to_chw(dihedral(rgb, op)), "cube": _to_chw(dihedral(cube, op))}

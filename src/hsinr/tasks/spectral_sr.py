@@ -92,32 +92,37 @@ class SpectralSRTask:
         kind, root = prepare_data_root(merged, self.run_dir / "extra_train")
         return [dataclasses.replace(item, name=f"extra/{item.name}") for item in discover(kind, root)]
 
-    def augmentation(self) -> tuple[bool, Compose | None]:
+    def augmentation(self) -> tuple[bool, Compose | None, float]:
         """``data.augment``: ``true``/``false`` (flips and transpose), or a mapping ``{dihedral: bool, relight:
-        strength, exposure: [lo, hi]}`` adding physics-preserving relighting and exposure (:mod:`hsinr.data.augment`).
-        With ``data.camera_encoding: srgb8`` the re-rendered RGB is quantised like an 8-bit sRGB file again."""
+        strength, exposure: [lo, hi], mix: probability}`` adding physics-preserving relighting and exposure
+        (:mod:`hsinr.data.augment`) and mixup of scenes (:class:`~hsinr.data.PatchDataset`'s ``mix``). Relighting
+        and mixing re-render the RGB from the cube; with ``data.camera_encoding: srgb8`` it is then quantised like an
+        8-bit sRGB file again. Returns ``(dihedral, transform, mix)``."""
         spec = self.config["data"].get("augment", True)
         if isinstance(spec, bool):
-            return spec, None
+            return spec, None, 0.0
         if not isinstance(spec, dict):
             raise ConfigError(f"data.augment must be true, false or a mapping, got {spec!r}")
-        unknown = sorted(set(spec) - {"dihedral", "relight", "exposure"})
+        unknown = sorted(set(spec) - {"dihedral", "relight", "exposure", "mix"})
         if unknown:
-            raise ConfigError(f"data.augment: unknown keys {', '.join(unknown)} (dihedral, relight, exposure)")
+            raise ConfigError(f"data.augment: unknown keys {', '.join(unknown)} (dihedral, relight, exposure, mix)")
         strength = float(spec.get("relight", 0.0))
         exposure = tuple(spec.get("exposure") or (1.0, 1.0))
+        mix = float(spec.get("mix", 0.0))
         transforms: list = []
-        if strength > 0 or exposure != (1.0, 1.0):
+        if strength > 0 or exposure != (1.0, 1.0) or mix > 0:
             if self.response is None:
-                raise ConfigError("data.augment.relight needs data.response: the RGB is re-rendered from the cube")
+                raise ConfigError(
+                    "data.augment.relight, exposure and mix need data.response: the RGB is re-rendered from the cube"
+                )
             transforms.append(Relight(self.response.srf, self.wavelengths, strength, exposure))
             if self.encoding == "srgb8":
                 transforms.append(QuantizeSRGB(8))
-        return bool(spec.get("dihedral", True)), Compose(transforms) if transforms else None
+        return bool(spec.get("dihedral", True)), Compose(transforms) if transforms else None, mix
 
     def train_dataset(self, seed: int) -> PatchDataset:
         data = self.config["data"]
-        dihedral, transform = self.augmentation()
+        dihedral, transform, mix = self.augmentation()
         return PatchDataset(
             self.scenes.pairs(self.split["train"]),
             patch_size=int(data.get("patch_size", 64)),
@@ -125,6 +130,7 @@ class SpectralSRTask:
             augment=dihedral,
             seed=seed,
             transform=transform,
+            mix=mix,
         )
 
     def complete_spec(self, spec: dict) -> dict:
