@@ -326,7 +326,7 @@ class SceneCache:
         return sum(pair.rgb.nbytes + pair.cube.nbytes for pair in self._loaded.values())
 
 
-#: The cubes read inside :func:`shared_cube_reads` (``None`` outside it), keyed by file, variable, size and mtime.
+#: The cubes read inside :func:`shared_cube_reads` (``None`` outside it), keyed by file, keys asked for, size, mtime.
 _shared_cubes: dict[tuple, Cube] | None = None
 
 
@@ -354,13 +354,12 @@ def shared_cube_reads() -> Iterator[None]:
 
 def _read_scene_cube(item: SceneItem) -> Cube:
     """``read_cube`` of the item's file (checked finite), through the store of :func:`shared_cube_reads` when on."""
-    key = _choose_key(item)
     if _shared_cubes is None:
-        return read_cube(item.cube_path, key=key).check_finite()
+        return read_cube(item.cube_path, key=_choose_key(item)).check_finite()
     stat = item.cube_path.stat()
-    store_key = (str(item.cube_path.resolve()), key, stat.st_size, stat.st_mtime_ns)
+    store_key = (str(item.cube_path.resolve()), item.cube_keys, stat.st_size, stat.st_mtime_ns)
     if store_key not in _shared_cubes:
-        cube = read_cube(item.cube_path, key=key).check_finite()
+        cube = read_cube(item.cube_path, key=_choose_key(item)).check_finite()
         cube.data.flags.writeable = False
         _shared_cubes[store_key] = cube
     return _shared_cubes[store_key]
