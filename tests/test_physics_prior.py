@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hsinr.data.augment import QuantizeSRGB, Relight, smooth_illuminant
 from hsinr.errors import ConfigError
@@ -145,6 +146,29 @@ def test_losses_are_named_and_weighted():
     assert total.item() == pytest.approx(0.5 + 0.5 * parts["sam"])
     with pytest.raises(ConfigError, match="unknown term"):
         make_loss("l2")
+
+
+def test_psnr_loss_is_the_negated_per_band_psnr():
+    # image 0: band 0 off by 0.1 everywhere (MSE 1e-2), band 1 by 0.01 (MSE 1e-4); image 1 exact (MSE 0 -> floor)
+    target = torch.zeros(2, 2, 3, 3)
+    pred = target.clone()
+    pred[0, 0] += 0.1
+    pred[0, 1] += 0.01
+    expected = (10 * np.log10(1e-2 + 1e-5) + 10 * np.log10(1e-4 + 1e-5) + 2 * 10 * np.log10(1e-5)) / 4
+    assert make_loss("psnr")(pred, target)[0].item() == pytest.approx(expected, rel=1e-5)
+    # a 10x smaller error: L1 rewards it 10x more in the bad band, the PSNR loss by the log of the MSE ratio in
+    # either band (the 1e-5 floor caps the good band's gain here)
+    better_bad, better_good = pred.clone(), pred.clone()
+    better_bad[0, 0] -= 0.09  # error 0.1 -> 0.01
+    better_good[0, 1] -= 0.009  # error 0.01 -> 0.001
+    loss = make_loss("psnr")
+    gain_bad = (loss(pred, target)[0] - loss(better_bad, target)[0]).item()
+    gain_good = (loss(pred, target)[0] - loss(better_good, target)[0]).item()
+    assert gain_bad == pytest.approx(10 / 4 * np.log10(1.001e-2 / 1.1e-4), rel=1e-4)
+    assert gain_good == pytest.approx(10 / 4 * np.log10(1.1e-4 / 1.1e-5), rel=1e-4)
+    l1_gain_bad = F.l1_loss(pred, target) - F.l1_loss(better_bad, target)
+    l1_gain_good = F.l1_loss(pred, target) - F.l1_loss(better_good, target)
+    assert l1_gain_bad.item() == pytest.approx(10 * l1_gain_good.item(), rel=1e-4)
 
 
 def test_learning_rate_schedules():

@@ -103,6 +103,45 @@ def test_resume_continues_exactly(folder_dataset, tmp_path):
     assert hist_a[1]["train_loss"] == hist_b[1]["train_loss"]
 
 
+def test_weight_average_follows_its_decay_and_copies_buffers():
+    from hsinr.train import update_weight_average, weight_average
+
+    model = torch.nn.BatchNorm1d(2)  # a parameter (weight) and buffers (running statistics)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema = weight_average(model, 0.5)
+    expected = 1.0
+    for t, value in enumerate([3.0, 5.0, 9.0]):
+        with torch.no_grad():
+            model.weight.fill_(value)
+            model.running_mean.fill_(value)
+        update_weight_average(ema, model)
+        keep = min(0.5, (1 + t) / (10 + t)) if t > 0 else 0.0  # the first update copies the weights
+        expected = keep * expected + (1 - keep) * value
+        torch.testing.assert_close(ema.module.weight, torch.full((2,), expected))
+        torch.testing.assert_close(ema.module.running_mean, torch.full((2,), value))
+    assert expected != pytest.approx(9.0)  # an average, not the last weights
+    with pytest.raises(ConfigError, match="train.ema"):
+        weight_average(model, 1.0)
+
+
+def test_ema_run_saves_the_average_and_resumes_exactly(folder_dataset, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(tiny_config(folder_dataset, epochs=2, ema=0.9), straight, progress=False)
+    train(tiny_config(folder_dataset, epochs=1, ema=0.9), split, progress=False)
+    train(tiny_config(folder_dataset, epochs=2, ema=0.9), split, resume=True, progress=False)
+    a, b = read_checkpoint(straight / "last.pt"), read_checkpoint(split / "last.pt")
+    for key in a["state_dict"]:  # the averages and the raw weights both continue exactly
+        torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=0, atol=0)
+        torch.testing.assert_close(a["training"]["raw_weights"][key], b["training"]["raw_weights"][key], rtol=0, atol=0)
+    assert a["training"]["ema_updates"] == 8  # 2 epochs x 4 steps
+    moved = [k for k in a["state_dict"] if not torch.equal(a["state_dict"][k], a["training"]["raw_weights"][k])]
+    assert moved  # the saved weights are the average, not the raw ones
+    train(tiny_config(folder_dataset, epochs=1), tmp_path / "plain", progress=False)
+    with pytest.raises(ConfigError, match="train.ema"):  # a run made without an average cannot resume with one
+        train(tiny_config(folder_dataset, epochs=2, ema=0.9), tmp_path / "plain", resume=True, progress=False)
+
+
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(folder_dataset, tmp_path, monkeypatch):
     run = tmp_path / "run"
     train(tiny_config(folder_dataset, epochs=1), run, progress=False)

@@ -58,6 +58,7 @@ DEFAULTS: dict = {
         "schedule": "step",  # step | cosine | constant
         "warmup_steps": 0,
         "weight_decay": 0.0,
+        "ema": None,  # decay of an exponential moving average of the weights (e.g. 0.999); None = off
         "amp": "off",  # off | bf16 | fp16
         "compile": False,
         "early_stop": None,  # validations without improvement before stopping (null/0: never)
@@ -383,6 +384,7 @@ SCHEMA = Section(
                 "val_tile": Int(low=1),
                 "threads": Int(low=1, null=True),
                 "init_from": Str(null=True),
+                "ema": Float(low=0, high=1, above=True, null=True),
             }
         ),
         "inss": Section(

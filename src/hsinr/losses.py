@@ -8,6 +8,11 @@ the target, both ``(N, C, H, W)``:
 * ``mrae``: mean relative absolute error ``|ŷ − y| / (y + 1e-3)`` (the NTIRE challenges' metric; the epsilon keeps
   dark pixels from dominating).
 * ``sam``: mean spectral angle in radians over pixels (differentiable; ``eps`` guards zero spectra).
+* ``psnr``: the evaluation's PSNR, negated: mean over images ``n`` and bands ``c`` of ``10 log10(MSE_nc + 1e-5)``
+  in dB, ``MSE_nc`` over the pixels of one band of one image (patch). The metric (:func:`hsinr.metrics.psnr`) is a
+  mean over bands of ``−10 log10 MSE_c``, so it rewards the same *relative* error reduction in every band and every
+  scene; L1 and MSE weight the bands by their absolute errors instead. The ``1e-5`` floor (50 dB) keeps a dark patch
+  from taking over the batch.
 """
 
 from __future__ import annotations
@@ -33,7 +38,21 @@ def _sam(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.acos(cosine).mean()
 
 
-TERMS: dict[str, LossFn] = {"l1": F.l1_loss, "mse": F.mse_loss, "mrae": _mrae, "sam": _sam}
+PSNR_LOSS_FLOOR = 1e-5  # MSE floor of the ``psnr`` term (a 50 dB patch-band counts as 50 dB)
+
+
+def _negative_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    mse = (pred - target).square().flatten(2).mean(dim=2)  # (N, C): one MSE per image and band
+    return (10 * torch.log10(mse + PSNR_LOSS_FLOOR)).mean()
+
+
+TERMS: dict[str, LossFn] = {
+    "l1": F.l1_loss,
+    "mse": F.mse_loss,
+    "mrae": _mrae,
+    "sam": _sam,
+    "psnr": _negative_psnr,
+}
 
 
 def make_loss(spec: str) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]:

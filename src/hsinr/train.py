@@ -10,6 +10,10 @@ validation PSNR; the last state when there are no validation scenes), all writte
 * **Budgets are optimiser steps** (``train.steps``; else ``train.epochs`` × steps per epoch), so a result does not
   depend on how busy the machine was. ``train.max_minutes`` is an optional wall-clock cap on top.
 * ``train.early_stop: K`` ends the run after K validations without a better PSNR.
+* ``train.ema: d`` keeps an exponential moving average of the weights (decay ``min(d, (1 + t) / (10 + t))`` at
+  update ``t``, so early averages do not drag the random start along; :class:`torch.optim.swa_utils.AveragedModel`).
+  The average is what is validated and written to ``best.pt`` and ``last.pt``; ``last.pt`` also keeps the raw
+  weights in its training state, so a resumed run goes on exactly.
 * ``train.amp`` (bf16/fp16 autocast of the forward pass; normalisations compute in float32) and ``train.compile``
   (``torch.compile``) for GPUs.
 * ``resume=True`` continues from ``last.pt`` exactly: the patches of an epoch depend only on (seed, epoch), and the
@@ -41,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set_rng_state_tensors
@@ -163,6 +168,30 @@ def lr_factor(schedule: str, step: int, total_steps: int, steps_per_epoch: int, 
     raise ConfigError(f"train.schedule must be step, cosine or constant, got {schedule!r}")
 
 
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights (``train.ema``); buffers are copied, not averaged.
+
+    Update ``t`` (1, 2, …) moves the average towards the weights by ``1 − min(decay, (1 + t) / (10 + t))``: a short
+    memory at first (the first update copies the weights), the full ``decay`` after ``~10 / (1 − decay)`` steps.
+    """
+    if not 0 < decay < 1:
+        raise ConfigError(f"train.ema must be a decay between 0 and 1 (e.g. 0.999), got {decay}")
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        keep = min(decay, (1 + float(updates)) / (10 + float(updates)))
+        return averaged + (current - averaged) * (1 - keep)
+
+    return AveragedModel(model, avg_fn=average)
+
+
+@torch.no_grad()
+def update_weight_average(ema: AveragedModel, model: torch.nn.Module) -> None:
+    """One update of :func:`weight_average`: parameters averaged, buffers (a fitted prior, norm statistics) copied."""
+    ema.update_parameters(model)
+    for averaged, current in zip(ema.module.buffers(), model.buffers(), strict=True):
+        averaged.copy_(current)
+
+
 def _autocast(device: torch.device, amp: str):
     """Mixed precision context for the forward pass (``train.amp``: off, bf16, fp16)."""
     if amp in (None, "off", False):
@@ -222,14 +251,23 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
     amp = tcfg.get("amp") or "off"
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     start_epoch, best_score, step, stale = 0, -float("inf"), 0, 0
+    ema = weight_average(model, float(tcfg["ema"])) if tcfg.get("ema") else None
+    evaluated = ema.module if ema is not None else model  # what is validated and saved
     if resume:
         if not (run_dir / LAST).exists():
             raise ConfigError(f"{run_dir / LAST}: nothing to resume (no last checkpoint in the run folder)")
         state = read_checkpoint(run_dir / LAST)
         if state["name"] != spec["name"] or state["args"] != spec["args"]:
             raise ConfigError(f"{run_dir / LAST}: made with model {state['name']} {state['args']}, not {spec}")
-        model.load_state_dict(state["state_dict"])
         training = state["training"]
+        if ema is not None:
+            if "raw_weights" not in training:
+                raise ConfigError(f"{run_dir / LAST}: made without train.ema; resume it without train.ema")
+            model.load_state_dict(training["raw_weights"])
+            ema.module.load_state_dict(state["state_dict"])
+            ema.n_averaged.fill_(int(training["ema_updates"]))
+        else:
+            model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(training["optimizer"])
         scheduler.load_state_dict(training["scheduler"])
         _set_rng_state(training["rng"])
@@ -297,6 +335,8 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if ema is not None:
+                update_weight_average(ema, model)
             if discriminator_step is not None:  # adversarial tasks (INSS) update their discriminators here
                 discriminator_step(train_model, batch)
             step += 1
@@ -315,18 +355,18 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         finished = step >= total_steps or over_budget()
         if world.main:
             if (epoch + 1) % val_every == 0 or finished:
-                val = task.validate(model, "val")
+                val = task.validate(evaluated, "val")
                 record.update({f"val_{k}": v for k, v in val.items()})
                 if "psnr" in val:  # best.pt: the best validation PSNR
                     if val["psnr"] > best_score:
                         best_score, stale = val["psnr"], 0
                         save_checkpoint(
-                            run_dir / BEST, model, spec, {**meta, "epoch": epoch + 1, "step": step, "val": val}
+                            run_dir / BEST, evaluated, spec, {**meta, "epoch": epoch + 1, "step": step, "val": val}
                         )
                     else:
                         stale += 1
                 else:  # no validation scenes: best.pt is the last state
-                    save_checkpoint(run_dir / BEST, model, spec, {**meta, "epoch": epoch + 1, "step": step})
+                    save_checkpoint(run_dir / BEST, evaluated, spec, {**meta, "epoch": epoch + 1, "step": step})
             training = {
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
@@ -337,9 +377,12 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
                 "stale": stale,
                 "task": task_extra_state(task),
             }
+            if ema is not None:  # last.pt's weights are the average; the raw ones continue a resumed run
+                training["raw_weights"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                training["ema_updates"] = int(ema.n_averaged)
             with history_path.open("a") as handle:  # history first: a kill before last.pt then only repeats an epoch
                 handle.write(json.dumps(record) + "\n")
-            save_checkpoint(run_dir / LAST, model, spec, {**meta, "epoch": epoch + 1, "step": step}, training)
+            save_checkpoint(run_dir / LAST, evaluated, spec, {**meta, "epoch": epoch + 1, "step": step}, training)
             if progress:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}
                 logger.info(" ".join(f"{k}={v}" for k, v in shown.items()))
