@@ -266,6 +266,17 @@ def test_extra_train_scenes_join_the_training_subset_only(folder_dataset, tmp_pa
     assert task.meta()["data"]["extra_train"] == config["data"]["extra_train"]  # the registry names them
 
 
+def test_benchmark_reuses_a_run_when_only_a_null_default_was_added():
+    from hsinr.benchmark import _comparable, _without_nulls
+
+    before = {"name": "a", "seed": 0, "train": {"steps": 10, "init_from": None, "device": "cpu"}}
+    after = {"name": "b", "seed": 0, "train": {"steps": 10, "init_from": None, "ema": None, "device": "cuda"}}
+    assert _comparable(before) != _comparable(after)
+    assert _without_nulls(_comparable(before)) == _without_nulls(_comparable(after))  # train.ema added, off
+    switched_on = {**after, "train": {**after["train"], "ema": 0.999}}
+    assert _without_nulls(_comparable(before)) != _without_nulls(_comparable(switched_on))
+
+
 def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_drew():
     from hsinr.benchmark import protocol_of
 

@@ -122,7 +122,9 @@ def _run_benchmark(
                 write_bytes_atomic(run_dir / "split.json", (out_dir / "split.json").read_bytes())
             mconfig = deep_merge(mconfig, {"train": {"device": device}, **({"seed": seed} if seed is not None else {})})
             stored = run_dir / "method_config.yaml"
-            same = stored.exists() and yaml.safe_load(stored.read_text()) == _comparable(mconfig)
+            same = stored.exists() and _without_nulls(yaml.safe_load(stored.read_text())) == _without_nulls(
+                _comparable(mconfig)
+            )
             if not (reuse and same and (run_dir / "best.pt").exists()):
                 for stale in ("best.pt", "last.pt", "history.jsonl", "train_summary.json"):
                     (run_dir / stale).unlink(missing_ok=True)
@@ -229,6 +231,16 @@ def _comparable(config: dict) -> dict:
     YAML anchors excluded), so identical methods of two benchmarks can share a run."""
     train = {k: v for k, v in config.get("train", {}).items() if k not in ("device", "threads")}
     return {**{k: v for k, v in config.items() if k not in ("name", "anchors")}, "train": train}
+
+
+def _without_nulls(value):
+    """``value`` with null entries of mappings dropped, recursively: a key added later with a null (off) default
+    leaves the runs made before it reusable."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def last_step(run_dir: Path) -> int:
