@@ -129,6 +129,22 @@ def test_relighting_keeps_the_physics():
     assert np.array_equal(again, rgb2)  # deterministic for a given generator
 
 
+def test_pigment_density_raises_the_spectra_to_one_power_and_re_renders():
+    wavelengths = np.arange(400, 701, 10)
+    srf = np.random.default_rng(2).uniform(size=(3, 31)).astype(np.float32)
+    cube = np.random.default_rng(1).uniform(0.05, 1.0, size=(4, 4, 31)).astype(np.float32)
+    plain = Relight(srf, wavelengths, 0.3, (0.5, 2.0))
+    dense = Relight(srf, wavelengths, 0.3, (0.5, 2.0), density=(2.0, 2.0))  # gamma = 2 exactly
+    _, lit = plain(cube @ srf.T, cube, np.random.default_rng(5))
+    rgb2, cube2 = dense(cube @ srf.T, cube, np.random.default_rng(5))
+    np.testing.assert_allclose(cube2, lit * cube, rtol=1e-5)  # the same light and exposure, times cube^(2-1)
+    np.testing.assert_allclose(rgb2, cube2 @ srf.T, rtol=1e-5)  # the RGB is re-rendered from the denser cube
+    saturation = lambda c: (c.max(-1) - c.min(-1)) / c.max(-1)  # noqa: E731
+    assert np.all(saturation(cube**2) >= saturation(cube))  # denser pigment: more saturated spectra
+    with pytest.raises(ConfigError, match="density"):
+        Relight(srf, wavelengths, 0.3, (0.5, 2.0), density=(0.0, 2.0))
+
+
 def test_srgb_quantisation_matches_an_8bit_file():
     rgb = np.array([[[0.5, 0.0, 1.0]]], dtype=np.float32)
     out, _ = QuantizeSRGB(8)(rgb, None, np.random.default_rng(0))

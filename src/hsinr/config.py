@@ -305,7 +305,13 @@ AUGMENT = AnyOf(
     (
         Bool(),
         Section(
-            {"dihedral": Bool(), "relight": Float(low=0), "exposure": ExposureRange(), "mix": Float(low=0, high=1)}
+            {
+                "dihedral": Bool(),
+                "relight": Float(low=0),
+                "exposure": ExposureRange(),
+                "density": ExposureRange(),
+                "mix": Float(low=0, high=1),
+            }
         ),
     )
 )

@@ -94,28 +94,32 @@ class SpectralSRTask:
 
     def augmentation(self) -> tuple[bool, Compose | None, float]:
         """``data.augment``: ``true``/``false`` (flips and transpose), or a mapping ``{dihedral: bool, relight:
-        strength, exposure: [lo, hi], mix: probability}`` adding physics-preserving relighting and exposure
-        (:mod:`hsinr.data.augment`) and mixup of scenes (:class:`~hsinr.data.PatchDataset`'s ``mix``). Relighting
-        and mixing re-render the RGB from the cube; with ``data.camera_encoding: srgb8`` it is then quantised like an
-        8-bit sRGB file again. Returns ``(dihedral, transform, mix)``."""
+        strength, exposure: [lo, hi], density: [lo, hi], mix: probability}`` adding physics-preserving relighting,
+        exposure and pigment density (:mod:`hsinr.data.augment`) and mixup of scenes
+        (:class:`~hsinr.data.PatchDataset`'s ``mix``). Relighting and mixing re-render the RGB from the cube; with
+        ``data.camera_encoding: srgb8`` it is then quantised like an 8-bit sRGB file again.
+        Returns ``(dihedral, transform, mix)``."""
         spec = self.config["data"].get("augment", True)
         if isinstance(spec, bool):
             return spec, None, 0.0
         if not isinstance(spec, dict):
             raise ConfigError(f"data.augment must be true, false or a mapping, got {spec!r}")
-        unknown = sorted(set(spec) - {"dihedral", "relight", "exposure", "mix"})
+        known = ("dihedral", "relight", "exposure", "density", "mix")
+        unknown = sorted(set(spec) - set(known))
         if unknown:
-            raise ConfigError(f"data.augment: unknown keys {', '.join(unknown)} (dihedral, relight, exposure, mix)")
+            raise ConfigError(f"data.augment: unknown keys {', '.join(unknown)} ({', '.join(known)})")
         strength = float(spec.get("relight", 0.0))
         exposure = tuple(spec.get("exposure") or (1.0, 1.0))
+        density = tuple(spec.get("density") or (1.0, 1.0))
         mix = float(spec.get("mix", 0.0))
         transforms: list = []
-        if strength > 0 or exposure != (1.0, 1.0) or mix > 0:
+        if strength > 0 or exposure != (1.0, 1.0) or density != (1.0, 1.0) or mix > 0:
             if self.response is None:
                 raise ConfigError(
-                    "data.augment.relight, exposure and mix need data.response: the RGB is re-rendered from the cube"
+                    "data.augment.relight, exposure, density and mix need data.response: the RGB is re-rendered from "
+                    "the cube"
                 )
-            transforms.append(Relight(self.response.srf, self.wavelengths, strength, exposure))
+            transforms.append(Relight(self.response.srf, self.wavelengths, strength, exposure, density))
             if self.encoding == "srgb8":
                 transforms.append(QuantizeSRGB(8))
         return bool(spec.get("dihedral", True)), Compose(transforms) if transforms else None, mix
