@@ -122,9 +122,8 @@ def _run_benchmark(
                 write_bytes_atomic(run_dir / "split.json", (out_dir / "split.json").read_bytes())
             mconfig = deep_merge(mconfig, {"train": {"device": device}, **({"seed": seed} if seed is not None else {})})
             stored = run_dir / "method_config.yaml"
-            same = stored.exists() and _without_nulls(yaml.safe_load(stored.read_text())) == _without_nulls(
-                _comparable(mconfig)
-            )
+            previous = _without_nulls(yaml.safe_load(stored.read_text())) if stored.exists() else None
+            same = previous == _without_nulls(_comparable(mconfig))
             if not (reuse and same and (run_dir / "best.pt").exists()):
                 for stale in ("best.pt", "last.pt", "history.jsonl", "train_summary.json"):
                     (run_dir / stale).unlink(missing_ok=True)
