@@ -423,6 +423,44 @@ def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
         train(config, tmp_path / "run8", progress=False)
 
 
+def test_fusion_task_trains_with_the_configured_loss(tmp_path):
+    """``train.loss`` reaches the fusion objective (it was fixed at L1 and the setting was silently ignored)."""
+    from hsinr.config import load_config
+    from hsinr.cube import Cube, default_wavelengths
+    from hsinr.io import write_cube
+    from hsinr.tasks import make_task
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for i in range(2):
+        write_cube(root / f"scene{i}.h5", Cube(synthetic_cube(32, seed=i), default_wavelengths(31)))
+    overrides = [
+        f"data.root={root}",
+        "data.kind=folder",
+        "task=fusion",
+        "data.patch_size=16",
+        "data.response=cie1964_xyz",
+        "data.split={train: [scene0], val: [scene1], test: []}",
+    ]
+    torch.manual_seed(0)
+    model = tiny_inf3()
+    batch = None
+    for loss_spec, reference in (("mse", torch.nn.functional.mse_loss), ("l1+0.5*mse", None)):
+        task = make_task(load_config(None, [*overrides, f"train.loss={loss_spec}"]), tmp_path / loss_spec)
+        if batch is None:
+            item = task.train_dataset(0)[0]
+            batch = {key: value[None] for key, value in item.items()}
+            pred = model(batch["lr_hsi"], batch["hr_msi"]).detach()
+            l1, mse = (
+                torch.nn.functional.l1_loss(pred, batch["cube"]),
+                torch.nn.functional.mse_loss(pred, batch["cube"]),
+            )
+        total, terms = task.loss(model, batch)
+        expected = mse if reference is not None else l1 + 0.5 * mse
+        torch.testing.assert_close(total.detach(), expected, rtol=1e-5, atol=1e-9)
+        assert set(terms) == ({"mse"} if reference is not None else {"l1", "mse"})
+
+
 def test_benchmark_counts_fusion_macs_per_hr_pixel():
     from hsinr.benchmark import _macs_per_pixel
 

@@ -480,3 +480,15 @@ def test_inss_task_prepares_jasper_ridge_for_the_trainer(tmp_path):
     assert math.isfinite(float(loss.detach())) and "adv" not in terms
     scores = task.validate(model)
     assert {"psnr", "sam", "rmse"} <= set(scores) and all(math.isfinite(v) for v in scores.values())
+
+
+def test_inss_task_refuses_a_loss_it_would_not_use(tmp_path):
+    from hsinr.config import DEFAULTS, deep_merge
+    from hsinr.tasks import make_task
+
+    config = deep_merge(
+        DEFAULTS,
+        {"task": "inss", "model": {"name": "inss"}, "data": {"root": "jasper.mat"}, "train": {"loss": "mse"}},
+    )
+    with pytest.raises(ConfigError, match="train.loss 'mse' is not used"):
+        make_task(config, tmp_path)

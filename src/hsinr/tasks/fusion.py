@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data.fusion import FusionFullDataset, FusionPatchDataset
 from ..data.fusion_scenes import FusionScenes
 from ..errors import ConfigError
 from ..infer.fuse import fuse
+from ..losses import make_loss
 from ..spectral.degradation import BLUR_SIGMA, BLUR_SIZE, decimation_taps, fusion_response
 from .base import (
     EvalCase,
@@ -96,10 +96,11 @@ class FusionTask:
         return []
 
     def loss(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
-        """L1 between the fused patch and the ground truth (the paper's loss)."""
+        """``train.loss`` (default L1, the paper's loss) between the fused patch and the ground truth."""
+        if not hasattr(self, "_loss"):
+            self._loss = make_loss(self.config["train"].get("loss") or "l1")
         pred = model(*(batch[key] for key in model_input_keys(model)))
-        loss = F.l1_loss(pred, batch["cube"])
-        return loss, {"l1": float(loss.detach())}
+        return self._loss(pred, batch["cube"])
 
     def eval_cases(self, subset: str = "val") -> list[EvalCase]:
         """Whole images of ``subset`` (cropped to a multiple of the scale), fused with :func:`hsinr.infer.fuse`."""
@@ -155,7 +156,8 @@ class FusionTask:
             f"split: {', '.join(f'{k} {len(v)}' for k, v in self.split.items())} scenes (written to split.json)",
             f"inputs: LR-HSI = Gaussian PSF (sigma {BLUR_SIGMA} HR px, {taps}x{taps} taps) centred on each "
             f"{self.scale}x{self.scale} block; HR-MSI = cube @ srf.T with {self.response.name} (linear, no noise)",
-            f"training: loss L1, {data.get('patch_size', 64)}-px patches, augment {data.get('augment', True)}, "
+            f"training: loss {train.get('loss') or 'l1'}, {data.get('patch_size', 64)}-px patches, "
+            f"augment {data.get('augment', True)}, "
             f"budget {budget}; classical fusions are not trained (they fit each test image)",
             f"evaluation: whole test images cut to a multiple of {self.scale} px; PSNR = mean over bands of "
             f"10 log10(1 / MSE) (peak 1.0); SAM in degrees; ERGAS with ratio {self.scale}",

@@ -345,6 +345,12 @@ class INSSTask:
         data = config["data"]
         if not data.get("root"):
             raise ConfigError("task 'inss': data.root must name a remote-sensing cube file (e.g. jasper_ridge_198.mat)")
+        if (config["train"].get("loss") or "l1") != "l1":
+            raise ConfigError(
+                f"task 'inss': train.loss {config['train']['loss']!r} is not used: INSS trains with eq. 18 "
+                "(weighted by the config's inss: section) and other models with L1 over the valid bands; "
+                "remove train.loss"
+            )
         cube = load_remote_cube(data["root"], data.get("loader"))
         self.source = str(data["root"])
         self.wavelengths = cube.wavelengths
