@@ -5,6 +5,7 @@ Every file is written by the tests themselves in ``tmp_path`` in the exact layou
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -422,6 +423,15 @@ def test_dihedral_ops_on_a_two_by_two_image():
     for op, result in expected.items():
         np.testing.assert_array_equal(dihedral(image, op), result)
     assert len({dihedral(image, op).tobytes() for op in range(8)}) == 8
+
+
+def test_the_ensemble_script_undoes_every_dihedral_view():
+    spec = importlib.util.spec_from_file_location("ensemble", Path(__file__).parents[1] / "benchmarks" / "ensemble.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    image = np.arange(2 * 3 * 2).reshape(2, 3, 2)  # not square: a wrong inverse changes the shape or the order
+    for op in range(8):
+        np.testing.assert_array_equal(script.undo_dihedral(dihedral(image, op), op), image)
 
 
 def test_patches_have_the_contract_shapes_and_dtype():
