@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         scores: dict[str, list[dict]] = {label: [] for label in labels}
         for case in cases:
             predictions = [case.predict(model) for model in models]
-            rows = [*predictions, np.mean(predictions, axis=0)]
+            outputs = [*predictions, np.mean(predictions, axis=0)]
             if args.dihedral:
                 views = [[predictions[k]] for k in range(len(models))]
                 for op in range(1, DIHEDRAL_OPS):
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         view = reconstruct(rgb, model, tile=tile, progress=False)
                         views[k].append(undo_dihedral(np.asarray(view), op))
                 self_ensembles = [np.mean(v, axis=0) for v in views]
-                rows += [*self_ensembles, np.mean(self_ensembles, axis=0)]
-            for label, prediction in zip(labels, rows, strict=True):
+                outputs += [*self_ensembles, np.mean(self_ensembles, axis=0)]
+            for label, prediction in zip(labels, outputs, strict=True):
                 scores[label].append(evaluate_all(case.truth, prediction, **case.metric_args))
     result = {
         "scenes": [case.name for case in cases],
