@@ -283,13 +283,30 @@ def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_dre
     config = load_config(None)
     config["data"]["split"] = {"ratios": [0.6, 0.2, 0.2], "seed": 0}
     lines = ["split: train 16, val 5, test 5 scenes (written to split.json)", "input: linear RGB"]
-    protocol = protocol_of(config, 1, lines)
+    protocol = protocol_of(config, lines)
     assert protocol["split"] == (
         "data.split = {'ratios': [0.6, 0.2, 0.2], 'seed': 0}: train 16, val 5, test 5 scenes (written to split.json)"
     )
     assert protocol["input"] == "linear RGB" and not any("(task)" in key for key in protocol)
-    regions = protocol_of(config, 1, ["regions: train = a, rows [0, 10) × columns [0, 5)"])
+    assert "per-method overrides" not in protocol
+    regions = protocol_of(config, ["regions: train = a, rows [0, 10) × columns [0, 5)"])
     assert "split" not in regions and regions["regions"].startswith("train = a")
+
+
+def test_benchmark_protocol_names_explicit_folds_and_each_methods_overrides():
+    from hsinr.benchmark import protocol_of
+
+    config = load_config(None)
+    config["folds"] = [{"train": ["a", "b"], "val": [], "test": ["c"]}]
+    config["methods"] = [
+        {"label": "LS", "model": {"name": "linear_ls"}},
+        {"label": "INR", "model": {"name": "inr_hsisr"}, "train": {"loss": "psnr"}, "data": {"augment": False}},
+    ]
+    protocol = protocol_of(config, ["split: train 2, val 0, test 1 scenes (written to split.json)"])
+    assert protocol["split"] == "1 explicit fold: train 2, val 0, test 1 scenes (written to split.json)"
+    assert protocol["per-method overrides"] == "INR: train.loss=psnr, data.augment=False"
+    config["folds"] *= 2
+    assert protocol_of(config, [])["split"] == "2 explicit folds (each scene tested once)"
 
 
 def test_init_from_starts_from_another_runs_weights_and_refits_the_prior(folder_dataset, tmp_path):

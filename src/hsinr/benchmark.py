@@ -194,7 +194,7 @@ def _run_benchmark(
                 "train_steps": float(np.mean(info["train_steps"])),
             }
         )
-    protocol = protocol_of(config, len(folds), task.protocol_lines())
+    protocol = protocol_of(config, task.protocol_lines())
     write_table(per_scene, out_dir, "per_scene", "Per scene", protocol)
     write_table(rows, out_dir, "table", config.get("name", "benchmark"), protocol)
     return {"rows": rows, "per_scene": per_scene, "protocol": protocol, "out_dir": str(out_dir)}
@@ -248,23 +248,41 @@ def last_step(run_dir: Path) -> int:
     return int(json.loads(lines[-1]).get("step", 0)) if lines else 0
 
 
-def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
-    """The protocol lines printed above a benchmark table: the split, seed and budget of the benchmark, then the
-    task's own lines (``Task.protocol_lines``: its data, inputs, objective and metric definitions), so a table never
-    states another task's protocol. The task's ``split`` line (the scenes it drew) is appended to the split line;
-    a ``regions`` line (one cube cut into train/validation/test regions) replaces it, since ``data.split`` does not
-    apply there; any other task line with a key of ours replaces ours."""
+def method_overrides(methods: list[dict]) -> str:
+    """``"label: train.loss=psnr; label2: data.augment={...}"``: the ``train`` and ``data`` settings each method of a
+    benchmark sets over the benchmark's own (empty when none does)."""
+    parts = []
+    for method in methods:
+        settings = [
+            f"{section}.{key}={value}"
+            for section in ("train", "data")
+            for key, value in (method.get(section) or {}).items()
+        ]
+        if settings:
+            parts.append(f"{method.get('label') or method['model']['name']}: {', '.join(settings)}")
+    return "; ".join(parts)
+
+
+def protocol_of(config: dict, task_lines: list[str]) -> dict:
+    """The protocol lines printed above a benchmark table: the split, seed and budget of the benchmark and the
+    settings each method overrides, then the task's own lines (``Task.protocol_lines``: its data, inputs, objective
+    and metric definitions, with the benchmark's base settings), so a table never states another task's protocol.
+    The task's ``split`` line (the scenes it drew) is appended to the split line; a ``regions`` line (one cube cut
+    into train/validation/test regions) replaces it, since ``data.split`` does not apply there; any other task line
+    with a key of ours replaces ours."""
     data, tcfg = config["data"], config["train"]
     if tcfg.get("steps"):
         budget = f"{tcfg['steps']} optimiser steps per learned method"
     else:
         budget = f"{tcfg.get('epochs')} epochs × {data.get('patches_per_epoch')} patches"
-    budget += (
-        f" (batch {tcfg.get('batch_size')} of {data.get('patch_size')}² patches; per-method overrides in the config)"
-    )
+    budget += f" (batch {tcfg.get('batch_size')} of {data.get('patch_size')}² patches; per-method overrides below)"
     if tcfg.get("max_minutes"):
         budget += f", capped at {tcfg['max_minutes']} min per method (wall clock): train_steps gives the steps run"
-    split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else f"data.split = {data.get('split')}"
+    folds = len(config.get("folds") or [])
+    if folds:
+        split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else "1 explicit fold"
+    else:
+        split = f"data.split = {data.get('split')}"
     protocol = {
         "split": split,
         "seed": (
@@ -275,6 +293,9 @@ def protocol_of(config: dict, folds: int, task_lines: list[str]) -> dict:
         "budget": budget + f", Adam lr {tcfg.get('lr')} ({tcfg.get('schedule') or 'step'} schedule, weight decay "
         f"{tcfg.get('weight_decay') or 0}), augment {data.get('augment', True)}",
     }
+    overrides = method_overrides(config.get("methods") or [])
+    if overrides:
+        protocol["per-method overrides"] = overrides
     for line in task_lines:
         key, _, text = line.partition(": ")
         key, text = (key, text) if text else ("task", line)
