@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from untrained_model import spec_of_config, untrained_model  # benchmarks/, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "big_image.json"
 CONFIG = ROOT / "configs" / "inr_hsisr_efficient.yaml"
@@ -65,15 +67,12 @@ def write_inputs(work: Path, size: int, config: Path = CONFIG) -> tuple[Path, Pa
     import torch
 
     from hsinr.checkpoint import save_checkpoint
-    from hsinr.config import load_config
     from hsinr.cube import default_wavelengths
     from hsinr.io import write_rgb
-    from hsinr.models import make
 
     image = work / f"rgb_{size}.png"
     write_rgb(image, smooth_rgb(size), bits=16)
-    model_config = load_config(config)["model"]
-    spec = {"name": model_config["name"], "args": dict(model_config.get("args") or {})}
+    spec = spec_of_config(config)
     torch.manual_seed(0)
     checkpoint = work / "model_random.pt"
     meta = {
@@ -82,11 +81,7 @@ def write_inputs(work: Path, size: int, config: Path = CONFIG) -> tuple[Path, Pa
         "response": None,
         "input": "linear RGB in [0, 1]",
     }
-    model = make(spec)
-    if hasattr(model, "fit_prior"):  # weights do not change time or memory, but a prior must be fitted to run
-        rng = np.random.default_rng(0)
-        cube = rng.random((64, 64, 31), dtype=np.float32)
-        model.fit_prior([(cube @ rng.random((31, 3), dtype=np.float32) / 31, cube)])
+    model = untrained_model(spec)
     save_checkpoint(checkpoint, model, spec, meta)
     return image, checkpoint, spec
 

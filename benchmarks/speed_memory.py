@@ -45,6 +45,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from untrained_model import spec_of_config, untrained_model  # noqa: E402  (benchmarks/, beside this script)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "speed_memory.json"
 MODELS = {
@@ -59,28 +61,8 @@ TRAIN_BATCH, TRAIN_PATCH, BANDS = 8, 64, 31
 
 def model_spec(label: str) -> dict:
     """Registry spec of a benchmarked model: the ``model`` section of its config file, or the defaults."""
-    from hsinr.config import load_config
-
     path = MODELS[label]
-    if path is None:
-        return {"name": label, "args": {}}
-    model = load_config(path)["model"]
-    return {"name": model["name"], "args": dict(model.get("args") or {})}
-
-
-def build(spec: dict):
-    """The model of ``spec``, randomly initialised; a closed-form prior (the recipe's least squares) is fitted to
-    random data, since weights change neither time nor memory."""
-    import numpy as np
-
-    from hsinr.models import make
-
-    model = make(spec)
-    if hasattr(model, "fit_prior"):
-        rng = np.random.default_rng(0)
-        cube = rng.random((64, 64, BANDS), dtype=np.float32)
-        model.fit_prior([(cube @ rng.random((BANDS, 3), dtype=np.float32) / BANDS, cube)])
-    return model
+    return {"name": label, "args": {}} if path is None else spec_of_config(path)
 
 
 def peak_rss_mb() -> float:
@@ -123,7 +105,7 @@ def measure_inference(spec: dict, size: int, repeats: int, device_name: str) -> 
 
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = build(spec).eval()
+    model = untrained_model(spec).eval()
     result = {
         "rss_model_mb": peak_rss_mb(),
         "parameters": count_parameters(model),
@@ -161,7 +143,7 @@ def measure_training(spec: dict, steps: int, device_name: str) -> dict:
 
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = build(spec).to(device).train()
+    model = untrained_model(spec).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
     rgb = torch.rand(TRAIN_BATCH, 3, TRAIN_PATCH, TRAIN_PATCH, generator=generator).to(device)

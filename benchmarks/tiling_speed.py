@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from untrained_model import spec_of_config, untrained_model  # benchmarks/, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "tiling_speed.json"
 
@@ -88,18 +90,12 @@ def main() -> None:
 
     import torch
 
-    from hsinr.config import load_config
     from hsinr.infer import reconstruct
-    from hsinr.models import make
     from hsinr.models.contract import receptive_radius
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = make(load_config(args.config)["model"]).eval()
-    if hasattr(model, "fit_prior"):  # a closed-form prior must be fitted before a forward pass; any data will do
-        rng = np.random.default_rng(0)
-        cube = rng.random((64, 64, 31), dtype=np.float32)
-        model.fit_prior([(cube @ rng.random((31, 3), dtype=np.float32) / 31, cube)])
+    model = untrained_model(spec_of_config(args.config)).eval()
     rgb = smooth_rgb(args.size)
     radius = receptive_radius(model)
 
