@@ -48,6 +48,7 @@ class FusionTask:
 
     def __init__(self, config: dict, run_dir: Path):
         self.config, self.run_dir = config, Path(run_dir)
+        self.objective = make_loss(config["train"].get("loss") or "l1")  # train.loss, checked now
         data = config["data"]
         model_args = config.get("model", {}).get("args") or {}
         self.scale = int(data.get("scale") or model_args.get("scale") or FUSION_MODEL_DEFAULTS["scale"])
@@ -97,10 +98,8 @@ class FusionTask:
 
     def loss(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
         """``train.loss`` (default L1, the paper's loss) between the fused patch and the ground truth."""
-        if not hasattr(self, "_loss"):
-            self._loss = make_loss(self.config["train"].get("loss") or "l1")
         pred = model(*(batch[key] for key in model_input_keys(model)))
-        return self._loss(pred, batch["cube"])
+        return self.objective(pred, batch["cube"])
 
     def eval_cases(self, subset: str = "val") -> list[EvalCase]:
         """Whole images of ``subset`` (cropped to a multiple of the scale), fused with :func:`hsinr.infer.fuse`."""

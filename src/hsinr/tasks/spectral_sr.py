@@ -59,6 +59,7 @@ class SpectralSRTask:
 
     def __init__(self, config: dict, run_dir: Path):
         self.config, self.run_dir = config, Path(run_dir)
+        self.objective = make_loss(config["train"].get("loss") or "l1")  # train.loss, checked now
         data = config["data"]
         kind, root = prepare_data_root(data, self.run_dir)
         self.items = discover(kind, root)
@@ -169,10 +170,8 @@ class SpectralSRTask:
 
     def loss(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
         """``train.loss`` (default L1, eq. 1/11) between the prediction and the cube."""
-        if not hasattr(self, "_loss"):
-            self._loss = make_loss(self.config["train"].get("loss") or "l1")
         pred = model(*(batch[key] for key in model_input_keys(model)))
-        return self._loss(pred, batch["cube"])
+        return self.objective(pred, batch["cube"])
 
     def eval_cases(self, subset: str = "val") -> list[EvalCase]:
         """Whole images of ``subset``: RGB → cube with :func:`hsinr.infer.reconstruct` (``train.val_tile``)."""
