@@ -75,6 +75,25 @@ def test_mst_plus_plus_exports_with_dynamic_sizes(tmp_path):
     assert_matches_pytorch(model, tmp_path / "mst.onnx", 8)
 
 
+def test_the_recipe_with_consistency_and_an_exposure_invariant_residual_exports(tmp_path):
+    """The recommended parameterisation (least-squares prior + residual, exact RGB consistency, exposure-invariant
+    residual) exports, and the graph reproduces PyTorch at every size."""
+    torch.manual_seed(0)
+    srf = np.abs(np.random.default_rng(0).normal(size=(3, 31)))
+    spec = {
+        "name": "prior_residual",
+        "args": {"residual": TINY_INR, "consistency": True, "exposure_invariant": True, "srf": srf.tolist()},
+    }
+    model = make(spec).eval()
+    cube = np.random.default_rng(1).uniform(0.05, 1, size=(32, 32, 31)).astype(np.float32)
+    model.fit_prior([(cube @ srf.T.astype(np.float32), cube)])
+    with torch.no_grad():
+        for p in model.residual.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    export_onnx(model, tmp_path / "recipe.onnx")
+    assert_matches_pytorch(model, tmp_path / "recipe.onnx", 31)
+
+
 class SizeBakedModel(nn.Module):
     """Multiplies by the image width through a Python float: tracing freezes the width into the graph."""
 

@@ -62,7 +62,7 @@ def test_norm_window_of_one_cell_is_refused():
         make({"name": "inr_hsisr", "args": {**TINY_INR, "norm_window": 1}})
 
 
-def fitted_prior_residual(consistency=False, residual=None):
+def fitted_prior_residual(consistency=False, residual=None, exposure_invariant=False):
     srf = np.abs(np.random.default_rng(0).normal(size=(3, 31)))
     srf /= srf.sum(axis=1, keepdims=True)
     model = make(
@@ -71,6 +71,7 @@ def fitted_prior_residual(consistency=False, residual=None):
             "args": {
                 "residual": residual or {"name": "inr_hsisr", "args": TINY_INR},
                 "consistency": consistency,
+                "exposure_invariant": exposure_invariant,
                 "srf": srf.tolist(),
             },
         }
@@ -99,6 +100,28 @@ def test_rgb_consistency_reproduces_the_input_exactly():
         out = model(rgb)
     rerendered = torch.einsum("kc,nchw->nkhw", torch.from_numpy(srf).float(), out)
     assert torch.allclose(rerendered, rgb, atol=1e-5)
+
+
+@pytest.mark.parametrize("consistency", [False, True])
+def test_exposure_invariant_residual_scales_with_the_light(consistency):
+    """``exposure_invariant``: ``f(k x) = k f(x)`` for pixels brighter than the floor (the prior and the projection
+    are homogeneous of degree 1, the residual sees chromaticity); the plain residual is not, and an untrained
+    invariant model is still exactly its prior."""
+    rgb = 0.05 + 0.3 * torch.rand(1, 3, 24, 24)
+    outputs = {}
+    for invariant in (False, True):
+        torch.manual_seed(0)
+        model, _, _ = fitted_prior_residual(consistency=consistency, exposure_invariant=invariant)
+        with torch.no_grad():
+            if invariant and not consistency:  # (the projection moves even the prior)
+                assert torch.equal(model(rgb), model.prior(rgb))
+            for p in model.residual.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+            outputs[invariant] = (model(2.5 * rgb), 2.5 * model(rgb))
+    brighter, scaled = outputs[True]
+    torch.testing.assert_close(brighter, scaled, rtol=1e-4, atol=2e-4)
+    brighter, scaled = outputs[False]
+    assert (brighter - scaled).abs().max() > 1e-2, float((brighter - scaled).abs().max())
 
 
 def test_prior_residual_needs_a_response_for_consistency():
@@ -229,11 +252,12 @@ def test_a_trained_model_is_at_least_as_good_on_whole_images_as_on_training_size
         assert psnr(cube, whole) >= psnr(cube, tiles), scene
 
 
-def test_prior_plus_residual_core_output_and_tiling_equal_the_whole_image():
+@pytest.mark.parametrize("exposure_invariant", [False, True])
+def test_prior_plus_residual_core_output_and_tiling_equal_the_whole_image(exposure_invariant):
     """The recipe's exact halo tiling (core-only residual, region-only prior) equals its whole-image pass."""
     from hsinr.infer import reconstruct
 
-    model, srf, cube = fitted_prior_residual(consistency=True)
+    model, srf, cube = fitted_prior_residual(consistency=True, exposure_invariant=exposure_invariant)
     with torch.no_grad():
         for p in model.residual.parameters():
             p.add_(0.05 * torch.randn_like(p))

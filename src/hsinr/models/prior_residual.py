@@ -1,6 +1,7 @@
 """A closed-form physical prior plus a learned residual, optionally projected onto exact RGB consistency.
 
     ŷ = prior(x) + r_θ(x)                         (prior: root-polynomial least squares, fitted on the training set)
+    ŷ = prior(x) + b(x) · r_θ(x / b(x))           (``exposure_invariant=True``, b(x) = the pixel's mean RGB)
     ŷ ← ŷ + P⁺ (x − P ŷ),  P⁺ = Pᵀ (P Pᵀ)⁻¹     (``consistency=True``: exact re-rendering, P ŷ = x)
 
 ``x`` is the linear camera RGB ``(N, 3, H, W)``, ``P`` the ``(3, C)`` camera response (``rgb = cube @ P.T``, eq. 4 of
@@ -8,9 +9,13 @@ the INR-HSISR paper) and ``r_θ`` any RGB → HSI network of the registry (INR-H
 output layer starts at zero, so an untrained model *is* the least-squares map, and training only has to learn what
 the prior misses. The projection keeps only the component of the prediction that the camera cannot see (the
 *metameric black*); the visible component is fixed by the input, so re-rendering the output reproduces the input RGB
-exactly. Both ideas follow Lin & Finlayson on physically plausible spectral reconstruction (Y.-T. Lin, G. D.
-Finlayson, "Physically plausible spectral reconstruction", Sensors 20(21), 2020, and "Exposure invariance in spectral
-reconstruction from RGB images", CIC 2019).
+exactly. The root-polynomial prior and the projection are exposure-invariant (``f(k x) = k f(x)``: a scene lit
+twice as brightly has twice the radiance); with ``exposure_invariant=True`` the residual is too: it sees each pixel's
+RGB divided by its brightness (a chromaticity) and its output is scaled back, so it learns spectral shape per unit of
+light (measured on CAVE it loses 0.6 dB and most of the SAM gain: ``docs/benchmarks.md``). These ideas follow Lin
+& Finlayson on physically plausible spectral reconstruction (Y.-T. Lin, G. D. Finlayson, "Physically plausible
+spectral reconstruction", Sensors 20(21), 2020, and "Exposure invariance in spectral reconstruction from RGB images",
+CIC 2019).
 
 The prior is fitted by the trainer through :meth:`PriorResidual.fit_prior` before the first optimiser step (the model
 contract's closed-form part, see :mod:`hsinr.models.contract`); its matrix is a buffer, so checkpoints carry it.
@@ -53,6 +58,9 @@ class PriorResidual(nn.Module):
         degree: root-polynomial degree of the prior (1 = linear, 2, 3).
         ridge: ridge of the prior's normal equations (see :mod:`.least_squares`).
         consistency: project the output onto ``P ŷ = x`` (needs ``srf``).
+        exposure_invariant: feed the residual ``x / b`` and scale its output by ``b``, ``b = max(mean_k x_k,
+            brightness_floor)`` per pixel (linear RGB units), so that ``f(k x) = k f(x)`` for pixels above the floor.
+        brightness_floor: the smallest brightness ``b`` divides by (darker pixels are treated as this bright).
         srf: ``(3, out_bands)`` camera response, filled from the task when the config leaves it out.
     """
 
@@ -65,12 +73,17 @@ class PriorResidual(nn.Module):
         degree: int = 2,
         ridge: float = 1e-6,
         consistency: bool = False,
+        exposure_invariant: bool = False,
+        brightness_floor: float = 1e-3,
         srf: list | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(residual, dict) or "name" not in residual:
             raise ConfigError("prior_residual needs residual: {name: ..., args: {...}}")
         self.out_bands, self.ridge, self.consistency = out_bands, float(ridge), bool(consistency)
+        if not brightness_floor > 0:
+            raise ConfigError(f"prior_residual: brightness_floor must be > 0, got {brightness_floor}")
+        self.exposure_invariant, self.brightness_floor = bool(exposure_invariant), float(brightness_floor)
         self.prior = RootPolynomialLeastSquares(out_bands, degree)
         args = {**(residual.get("args") or {}), "out_bands": out_bands}
         self.residual = make({"name": residual["name"], "args": args})
@@ -97,10 +110,15 @@ class PriorResidual(nn.Module):
         :func:`~hsinr.models.contract.core_output`) is passed to the residual and the pixel-wise prior is evaluated on
         that region only."""
         core = kwargs.get("core")
-        out = self.residual(rgb, *args, **kwargs)
+        brightness = rgb.mean(1, keepdim=True).clamp_min(self.brightness_floor) if self.exposure_invariant else None
+        out = self.residual(rgb if brightness is None else rgb / brightness, *args, **kwargs)
         if core is not None:
             top, left, height, width = core
             rgb = rgb[..., top : top + height, left : left + width]
+            if brightness is not None:
+                brightness = brightness[..., top : top + height, left : left + width]
+        if brightness is not None:
+            out = out * brightness
         prior = self.prior(rgb)
         out = out + prior if torch.is_grad_enabled() else out.add_(prior)  # in place: one output-sized buffer less
         if self.consistency:
