@@ -386,32 +386,34 @@ def test_inf3_matches_a_direct_evaluation_of_eq_10_to_17_at_one_pixel():
     torch.testing.assert_close(encoded[:, qy, qx], expected, atol=1e-5, rtol=1e-5)
 
 
-def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
-    from hsinr.checkpoint import load_checkpoint
+def fusion_training_config(tmp_path, cubes, *overrides) -> dict:
+    """A ``task: fusion`` config over ``cubes`` written as ``scene0.h5, scene1.h5, …`` (folder data, 16-px patches,
+    CIE 1964 MSI), plus ``overrides``."""
     from hsinr.config import load_config
     from hsinr.cube import Cube, default_wavelengths
     from hsinr.io import write_cube
-    from hsinr.train import train
 
     root = tmp_path / "data"
-    root.mkdir()
-    for i in range(3):
-        write_cube(root / f"scene{i}.h5", Cube(synthetic_cube(32, seed=i), default_wavelengths(31)))
-    config = load_config(
-        None,
-        [
-            f"data.root={root}",
-            "data.kind=folder",
-            "task=fusion",
-            "data.patch_size=16",
-            "data.patches_per_epoch=4",
-            "train.batch_size=2",
-            "train.epochs=1",
-            "train.device=cpu",
-            "train.val_tile=32",
-            "data.response=cie1964_xyz",
-            "data.split={train: [scene0, scene1], val: [scene2], test: []}",
-        ],
+    root.mkdir(parents=True)
+    for i, cube in enumerate(cubes):
+        write_cube(root / f"scene{i}.h5", Cube(cube, default_wavelengths(31)))
+    shared = [f"data.root={root}", "data.kind=folder", "task=fusion", "data.patch_size=16", "data.response=cie1964_xyz"]
+    return load_config(None, [*shared, *overrides])
+
+
+def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
+    from hsinr.checkpoint import load_checkpoint
+    from hsinr.train import train
+
+    config = fusion_training_config(
+        tmp_path,
+        [synthetic_cube(32, seed=i) for i in range(3)],
+        "data.patches_per_epoch=4",
+        "train.batch_size=2",
+        "train.epochs=1",
+        "train.device=cpu",
+        "train.val_tile=32",
+        "data.split={train: [scene0, scene1], val: [scene2], test: []}",
     )
     config["model"] = {"name": "inf3", "args": {"scale": 4, **TINY}}
     train(config, tmp_path / "run", progress=False)
@@ -425,28 +427,16 @@ def test_fusion_task_trains_and_writes_a_usable_checkpoint(tmp_path):
 
 def test_fusion_task_trains_with_the_configured_loss(tmp_path):
     """``train.loss`` reaches the fusion objective (it was fixed at L1 and the setting was silently ignored)."""
-    from hsinr.config import load_config
-    from hsinr.cube import Cube, default_wavelengths
-    from hsinr.io import write_cube
     from hsinr.tasks import make_task
 
-    root = tmp_path / "data"
-    root.mkdir()
-    for i in range(2):
-        write_cube(root / f"scene{i}.h5", Cube(synthetic_cube(32, seed=i), default_wavelengths(31)))
-    overrides = [
-        f"data.root={root}",
-        "data.kind=folder",
-        "task=fusion",
-        "data.patch_size=16",
-        "data.response=cie1964_xyz",
-        "data.split={train: [scene0], val: [scene1], test: []}",
-    ]
+    cubes = [synthetic_cube(32, seed=i) for i in range(2)]
+    split = "data.split={train: [scene0], val: [scene1], test: []}"
     torch.manual_seed(0)
     model = tiny_inf3()
     batch = None
     for loss_spec, reference in (("mse", torch.nn.functional.mse_loss), ("l1+0.5*mse", None)):
-        task = make_task(load_config(None, [*overrides, f"train.loss={loss_spec}"]), tmp_path / loss_spec)
+        config = fusion_training_config(tmp_path / loss_spec, cubes, split, f"train.loss={loss_spec}")
+        task = make_task(config, tmp_path / loss_spec / "run")
         if batch is None:
             item = task.train_dataset(0)[0]
             batch = {key: value[None] for key, value in item.items()}
@@ -492,3 +482,60 @@ def test_default_tiling_of_fuse_is_exact():
     rng = np.random.default_rng(0)
     lr, hr = rng.random((40, 44, 31), dtype=np.float32), rng.random((160, 176, 3), dtype=np.float32)
     np.testing.assert_allclose(fuse(lr, hr, model, tile=64), fuse(lr, hr, model, tile=1024), atol=1e-5)
+
+
+def test_detail_calibration_starts_as_the_identity_and_fits_a_known_filter():
+    """Unfitted, the calibration returns the fusion unchanged; fitted on scenes whose truth is a known filter of the
+    detail (own-band kernel + cross-band weights), it recovers that filter and reproduces the truth."""
+    from hsinr.models.detail_calibration import DetailCalibration
+
+    bands, kernel = 4, 3
+    calibration = DetailCalibration(bands, kernel)
+    rng = torch.Generator().manual_seed(0)
+    upsampled, fused = torch.rand(1, bands, 20, 24, generator=rng), torch.rand(1, bands, 20, 24, generator=rng)
+    assert torch.equal(calibration(upsampled, fused), fused - upsampled + upsampled)
+    truth_filter = DetailCalibration(bands, kernel)
+    truth_filter.own.copy_(torch.randn(bands, 1, kernel, kernel, generator=rng))
+    truth_filter.cross.copy_(torch.randn(bands, bands, 1, 1, generator=rng) * (1 - torch.eye(bands))[..., None, None])
+    scenes = [(torch.rand(1, bands, 20, 24, generator=rng), torch.rand(1, bands, 20, 24, generator=rng)) for _ in "ab"]
+    calibration.fit((up, f, truth_filter(up, f)) for up, f in scenes)
+    torch.testing.assert_close(calibration.own, truth_filter.own, atol=1e-4, rtol=0)
+    torch.testing.assert_close(calibration.cross, truth_filter.cross, atol=1e-4, rtol=0)
+    torch.testing.assert_close(calibration(upsampled, fused), truth_filter(upsampled, fused), atol=1e-4, rtol=0)
+    with pytest.raises(ConfigError, match="odd"):
+        DetailCalibration(bands, 2)
+    with pytest.raises(ConfigError, match="no training scenes"):
+        DetailCalibration(bands, 1).fit([])
+
+
+def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_checkpoint(tmp_path):
+    """``calibration: K`` needs the regression prior; the fusion trainer fits it before the first step, so step 0 is
+    the calibrated prior, and the fitted filter is in ``best.pt``."""
+    from hsinr.checkpoint import load_checkpoint
+    from hsinr.models.detail_calibration import DetailCalibration
+    from hsinr.train import train
+
+    with pytest.raises(ConfigError, match="prior: regression"):
+        tiny_inf3(calibration=3)
+    cubes = [synthetic_cube(32, seed=i) for i in range(3)]
+    for cube in cubes:  # four soft bands, as CAVE's 400 nm
+        cube[..., :4] = F.avg_pool2d(torch.from_numpy(cube[..., :4]).permute(2, 0, 1), 3, 1, 1).permute(1, 2, 0).numpy()
+    config = fusion_training_config(
+        tmp_path,
+        cubes,
+        "data.patches_per_epoch=2",
+        "train.batch_size=2",
+        "train.epochs=1",
+        "train.lr=1e-9",  # the validation then scores the (calibrated) prior
+        "train.device=cpu",
+        "train.val_tile=32",
+        "data.split={train: [scene0, scene1], val: [scene2], test: []}",
+    )
+    scores = {}
+    for kernel in (0, 3):
+        config["model"] = {"name": "inf3", "args": {"scale": 4, "prior": "regression", "calibration": kernel, **TINY}}
+        train(config, tmp_path / f"run{kernel}", progress=False)
+        model, meta = load_checkpoint(tmp_path / f"run{kernel}" / "best.pt")
+        scores[kernel] = meta["val"]["psnr"]
+    assert not torch.equal(model.calibration.own, DetailCalibration(31, 3).own)  # fitted, not the identity
+    assert scores[3] > scores[0] + 0.5, scores

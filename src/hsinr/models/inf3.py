@@ -49,9 +49,10 @@ aligned to ``r`` and enough overlap equals a whole-image pass (:func:`hsinr.infe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -59,6 +60,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, DataError
 from ..spectral.degradation import hr_to_lr_coordinate, upsample_bicubic
 from .classical_fusion import check_window, local_regression_fusion, regression_fusion
+from .detail_calibration import DetailCalibration
 from .registry import register
 
 WEIGHTINGS = ("cs", "area", "learned")
@@ -189,6 +191,11 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+def to_batch(image: np.ndarray) -> torch.Tensor:
+    """A channels-last ``(H, W, C)`` numpy image → a float32 ``(1, C, H, W)`` batch."""
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(2, 0, 1)))[None]
+
+
 def gather_pixels(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """``out[n, I, J] = x[n, rows[I], cols[J]]`` for a channels-last ``(N, h, w, C)`` map → ``(N, H, W, C)``.
 
@@ -223,6 +230,9 @@ class INFN(nn.Module):
             With the training patch size as the window, a training patch and a whole test image get the same kind
             of prior (one map per patch-sized neighbourhood) instead of a patch-local map in training and one map
             per image at test.
+        calibration: ``K > 0`` (odd) calibrates the regression prior's detail band by band with a ``K × K`` filter
+            and cross-band weights fitted in closed form on the training scenes before training
+            (:class:`~.detail_calibration.DetailCalibration`, :meth:`fit_prior`); ``0`` (default) leaves it as is.
     """
 
     input_keys = ("lr_hsi", "hr_msi")
@@ -247,6 +257,7 @@ class INFN(nn.Module):
         prior: str = "bicubic",
         prior_degree: int = 2,
         prior_window: int | None = None,
+        calibration: int = 0,
     ) -> None:
         super().__init__()
         if out_bands is not None and out_bands != hsi_bands:
@@ -270,6 +281,9 @@ class INFN(nn.Module):
         self.prior_stride = max(int(scale), self.prior_window // 4) if self.prior_window else None
         if self.prior_window is not None and self.prior_stride is not None:
             check_window(int(scale), self.prior_window, self.prior_stride)
+        if calibration and prior != "regression":
+            raise ConfigError("inf3: calibration corrects the regression prior's detail; it needs prior: regression")
+        self.calibration = DetailCalibration(int(hsi_bands), int(calibration)) if calibration else None
         self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
@@ -305,15 +319,36 @@ class INFN(nn.Module):
         nn.init.zeros_(self.decoder[-1].bias)
 
     def skip(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
-        """The long skip ``X^U`` of eq. 6: bicubic upsampling, or the regression fusion for ``prior="regression"``."""
+        """The long skip ``X^U`` of eq. 6: bicubic upsampling, or the (calibrated) regression fusion for
+        ``prior="regression"``."""
         if self.prior == "bicubic":
             return upsample_bicubic(lr_hsi, self.scale)
-        with torch.no_grad():
-            if self.prior_window is not None and self.prior_stride is not None:
-                return local_regression_fusion(
-                    lr_hsi, hr_msi, self.scale, self.prior_window, self.prior_stride, self.prior_degree
-                )
-            return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
+        fused = self.regression_prior(lr_hsi, hr_msi)
+        if self.calibration is None:
+            return fused
+        return self.calibration(upsample_bicubic(lr_hsi, self.scale), fused)
+
+    @torch.no_grad()
+    def regression_prior(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
+        """The classical regression fusion of the pair (in windows when ``prior_window`` is set), uncalibrated."""
+        if self.prior_window is not None and self.prior_stride is not None:
+            return local_regression_fusion(
+                lr_hsi, hr_msi, self.scale, self.prior_window, self.prior_stride, self.prior_degree
+            )
+        return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
+
+    def fit_prior(self, pairs: Iterable[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]) -> None:
+        """Fit the detail calibration (``calibration > 0``; otherwise there is nothing to fit) on the training
+        scenes: ``((lr_hsi (h, w, C), hr_msi (H, W, M)), cube (H, W, C))`` numpy pairs, fused as at test time."""
+        if self.calibration is None:
+            return
+
+        def triples():
+            for (lr_hsi, hr_msi), cube in pairs:
+                lr, msi, truth = (to_batch(a) for a in (lr_hsi, hr_msi, cube))
+                yield upsample_bicubic(lr, self.scale), self.regression_prior(lr, msi), truth
+
+        self.calibration.fit(triples())
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
         """Fuse ``(N, S, h, w)`` LR-HSI and ``(N, s, r·h, r·w)`` HR-MSI into the ``(N, S, r·h, r·w)`` HR-HSI."""

@@ -7,6 +7,7 @@ Ground-truth cubes come from :mod:`hsinr.data.fusion_scenes`; the inputs are sim
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,12 @@ from .base import (
 
 #: Defaults of ``scale``, ``hsi_bands`` and ``msi_bands`` shared by every fusion model of :mod:`hsinr.models`.
 FUSION_MODEL_DEFAULTS = {"scale": 4, "hsi_bands": 31, "msi_bands": 3}
+
+
+def channels_last_arrays(item: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lr_hsi (h, w, C), hr_msi (H, W, M), cube (H, W, C))`` numpy views of a :class:`FusionFullDataset` item."""
+    lr_hsi, hr_msi, cube = (item[key].permute(1, 2, 0).numpy() for key in ("lr_hsi", "hr_msi", "cube"))
+    return lr_hsi, hr_msi, cube
 
 
 @register_task("fusion")
@@ -92,9 +99,15 @@ class FusionTask:
             augment=bool(data.get("augment", True)),
         )
 
-    def train_pairs(self) -> list:
-        """None: fusion has no closed-form models fitted on training data (the classical fusions fit each image)."""
-        return []
+    def train_pairs(self) -> Iterator[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
+        """``((lr_hsi (h, w, C), hr_msi (H, W, M)), cube (H, W, C))`` of each training scene, simulated on demand:
+        what a model's closed-form part is fitted on (INF³'s detail calibration; the classical fusions fit each
+        image and need none)."""
+        names = self.split["train"]
+        dataset = FusionFullDataset(self.scenes.cubes(names), self.response, self.scale, names)
+        for item in dataset:
+            lr_hsi, hr_msi, cube = channels_last_arrays(item)
+            yield (lr_hsi, hr_msi), cube
 
     def loss(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
         """``train.loss`` (default L1, the paper's loss) between the fused patch and the ground truth."""
@@ -110,7 +123,7 @@ class FusionTask:
             return cases
         dataset = FusionFullDataset(self.scenes.cubes(names), self.response, self.scale, names)
         for name, item in zip(names, dataset, strict=True):
-            lr_hsi, hr_msi, cube = (item[key].permute(1, 2, 0).numpy() for key in ("lr_hsi", "hr_msi", "cube"))
+            lr_hsi, hr_msi, cube = channels_last_arrays(item)
 
             def predict(model, lr_hsi=lr_hsi, hr_msi=hr_msi):
                 parameter = next(iter(model.parameters()), None)
