@@ -4,7 +4,7 @@ A classical fusion ``F`` (e.g. :func:`~hsinr.models.classical_fusion.local_regre
 upsampling ``U`` of the LR-HSI the detail ``D = F − U`` it reads from the HR-MSI. How much of that detail a band
 really has is a property of the sensor, not of one image: on CAVE the fusion injects the MSI's sharp edges into the
 400–420 nm and 690–700 nm bands, which the hyperspectral camera records softer (relative to its variance, the fused
-400 nm band has 1.5–7× the gradient energy of the truth), and bicubic upsampling alone beats the fusion there on some
+400 nm band has 1.5–6.8× the gradient energy of the truth), and bicubic upsampling alone beats the fusion there on some
 scenes. The calibration corrects the detail of band ``b`` by a small linear filter, learned once from training
 scenes:
 
