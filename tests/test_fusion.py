@@ -486,26 +486,36 @@ def test_default_tiling_of_fuse_is_exact():
 
 def test_detail_calibration_starts_as_the_identity_and_fits_a_known_filter():
     """Unfitted, the calibration returns the fusion unchanged; fitted on scenes whose truth is a known filter of the
-    detail (own-band kernel + cross-band weights), it recovers that filter and reproduces the truth."""
+    detail (own-band kernel + cross-band weights + weights of a second fusion's detail), it recovers that filter and
+    reproduces the truth."""
     from hsinr.models.detail_calibration import DetailCalibration
 
     bands, kernel = 4, 3
-    calibration = DetailCalibration(bands, kernel)
+    calibration = DetailCalibration(bands, kernel, sources=2)
     rng = torch.Generator().manual_seed(0)
-    upsampled, fused = torch.rand(1, bands, 20, 24, generator=rng), torch.rand(1, bands, 20, 24, generator=rng)
-    assert torch.equal(calibration(upsampled, fused), fused - upsampled + upsampled)
-    truth_filter = DetailCalibration(bands, kernel)
+
+    def images(count: int) -> list[torch.Tensor]:
+        return [torch.rand(1, bands, 20, 24, generator=rng) for _ in range(count)]
+
+    upsampled, fused, other = images(3)
+    assert torch.equal(calibration(upsampled, fused, other), fused - upsampled + upsampled)
+    truth_filter = DetailCalibration(bands, kernel, sources=2)
     truth_filter.own.copy_(torch.randn(bands, 1, kernel, kernel, generator=rng))
     truth_filter.cross.copy_(torch.randn(bands, bands, 1, 1, generator=rng) * (1 - torch.eye(bands))[..., None, None])
-    scenes = [(torch.rand(1, bands, 20, 24, generator=rng), torch.rand(1, bands, 20, 24, generator=rng)) for _ in "ab"]
-    calibration.fit((up, f, truth_filter(up, f)) for up, f in scenes)
-    torch.testing.assert_close(calibration.own, truth_filter.own, atol=1e-4, rtol=0)
-    torch.testing.assert_close(calibration.cross, truth_filter.cross, atol=1e-4, rtol=0)
-    torch.testing.assert_close(calibration(upsampled, fused), truth_filter(upsampled, fused), atol=1e-4, rtol=0)
+    truth_filter.stacked.copy_(torch.randn(bands, 1, generator=rng))
+    scenes = [images(3) for _ in "ab"]
+    calibration.fit((up, (f, o), truth_filter(up, f, o)) for up, f, o in scenes)
+    for name in ("own", "cross", "stacked"):
+        torch.testing.assert_close(getattr(calibration, name), getattr(truth_filter, name), atol=1e-4, rtol=0)
+    expected = truth_filter(upsampled, fused, other)
+    torch.testing.assert_close(calibration(upsampled, fused, other), expected, atol=1e-4, rtol=0)
+    with pytest.raises(ConfigError, match="combines 2 fusions, got 1"):
+        calibration(upsampled, fused)
     with pytest.raises(ConfigError, match="odd"):
         DetailCalibration(bands, 2)
     with pytest.raises(ConfigError, match="no training scenes"):
         DetailCalibration(bands, 1).fit([])
+    assert "stacked" not in DetailCalibration(bands, 1).state_dict()  # checkpoints from before the blend still load
 
 
 def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_checkpoint(tmp_path):
@@ -517,6 +527,10 @@ def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_ch
 
     with pytest.raises(ConfigError, match="prior: regression"):
         tiny_inf3(calibration=3)
+    with pytest.raises(ConfigError, match="set calibration"):
+        tiny_inf3(prior="regression", calibration_windows=[0])
+    with pytest.raises(ConfigError, match="multiples of the scale"):
+        tiny_inf3(prior="regression", calibration=3, calibration_windows=[30])
     cubes = [synthetic_cube(32, seed=i) for i in range(3)]
     for cube in cubes:  # four soft bands, as CAVE's 400 nm
         cube[..., :4] = F.avg_pool2d(torch.from_numpy(cube[..., :4]).permute(2, 0, 1), 3, 1, 1).permute(1, 2, 0).numpy()
@@ -532,10 +546,13 @@ def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_ch
         "data.split={train: [scene0, scene1], val: [scene2], test: []}",
     )
     scores = {}
-    for kernel in (0, 3):
-        config["model"] = {"name": "inf3", "args": {"scale": 4, "prior": "regression", "calibration": kernel, **TINY}}
-        train(config, tmp_path / f"run{kernel}", progress=False)
-        model, meta = load_checkpoint(tmp_path / f"run{kernel}" / "best.pt")
-        scores[kernel] = meta["val"]["psnr"]
+    for kernel, windows in ((0, []), (3, []), (3, [0])):
+        args = {"scale": 4, "prior": "regression", "prior_window": 16, "calibration": kernel, **TINY}
+        config["model"] = {"name": "inf3", "args": {**args, "calibration_windows": windows}}
+        train(config, tmp_path / f"run{kernel}{windows}", progress=False)
+        model, meta = load_checkpoint(tmp_path / f"run{kernel}{windows}" / "best.pt")
+        scores[kernel, len(windows)] = meta["val"]["psnr"]
     assert not torch.equal(model.calibration.own, DetailCalibration(31, 3).own)  # fitted, not the identity
-    assert scores[3] > scores[0] + 0.5, scores
+    assert model.calibration.stacked.abs().sum() > 0  # the whole-image fusion's detail is blended in
+    assert scores[3, 0] > scores[0, 0] + 0.5, scores
+    assert scores[3, 1] > scores[3, 0], scores

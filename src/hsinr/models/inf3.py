@@ -206,6 +206,11 @@ def gather_pixels(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> to
     return x.reshape(n, h * w, c).index_select(1, flat).view(n, rows.numel(), cols.numel(), c)
 
 
+def window_stride(scale: int, window: int) -> int:
+    """Stride of the prior's regression windows: a quarter of the window, at least one LR pixel."""
+    return max(scale, window // 4)
+
+
 @register("inf3")
 class INFN(nn.Module):
     """Implicit Neural Fusion Network with INF³ (see the module docstring for equations and switches).
@@ -233,6 +238,11 @@ class INFN(nn.Module):
         calibration: ``K > 0`` (odd) calibrates the regression prior's detail band by band with a ``K × K`` filter
             and cross-band weights fitted in closed form on the training scenes before training
             (:class:`~.detail_calibration.DetailCalibration`, :meth:`fit_prior`); ``0`` (default) leaves it as is.
+        calibration_windows: further regression fusions of the pair whose detail the calibration blends in, each
+            a window side in HR pixels as ``prior_window`` (``0`` = one map per image), e.g. ``[0, 32]``: each
+            fusion errs differently and the blend, fitted on the training scenes, errs less than any one of them.
+        calibration_cross_bands: ``False`` drops the cross-band weights ``m`` (``C − 1`` per band): for many bands
+            and few training pixels (a half of a remote-sensing cube) they overfit.
     """
 
     input_keys = ("lr_hsi", "hr_msi")
@@ -258,6 +268,8 @@ class INFN(nn.Module):
         prior_degree: int = 2,
         prior_window: int | None = None,
         calibration: int = 0,
+        calibration_windows: Sequence[int] = (),
+        calibration_cross_bands: bool = True,
     ) -> None:
         super().__init__()
         if out_bands is not None and out_bands != hsi_bands:
@@ -278,12 +290,21 @@ class INFN(nn.Module):
             raise ConfigError(f"inf3: prior={prior!r}; choose one of {', '.join(PRIORS)}")
         self.prior, self.prior_degree = prior, int(prior_degree)
         self.prior_window = int(prior_window) if prior_window else None
-        self.prior_stride = max(int(scale), self.prior_window // 4) if self.prior_window else None
-        if self.prior_window is not None and self.prior_stride is not None:
-            check_window(int(scale), self.prior_window, self.prior_stride)
         if calibration and prior != "regression":
             raise ConfigError("inf3: calibration corrects the regression prior's detail; it needs prior: regression")
-        self.calibration = DetailCalibration(int(hsi_bands), int(calibration)) if calibration else None
+        if calibration_windows and not calibration:
+            raise ConfigError("inf3: calibration_windows are blended by the calibration; set calibration: K too")
+        self.calibration_windows = [int(window) for window in calibration_windows]
+        for window in [self.prior_window or 0, *self.calibration_windows]:
+            if window:
+                check_window(int(scale), window, window_stride(int(scale), window))
+        self.calibration = (
+            DetailCalibration(
+                int(hsi_bands), int(calibration), 1 + len(self.calibration_windows), calibration_cross_bands
+            )
+            if calibration
+            else None
+        )
         self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
@@ -326,15 +347,17 @@ class INFN(nn.Module):
         fused = self.regression_prior(lr_hsi, hr_msi)
         if self.calibration is None:
             return fused
-        return self.calibration(upsample_bicubic(lr_hsi, self.scale), fused)
+        others = [self.regression_prior(lr_hsi, hr_msi, window) for window in self.calibration_windows]
+        return self.calibration(upsample_bicubic(lr_hsi, self.scale), fused, *others)
 
     @torch.no_grad()
-    def regression_prior(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
-        """The classical regression fusion of the pair (in windows when ``prior_window`` is set), uncalibrated."""
-        if self.prior_window is not None and self.prior_stride is not None:
-            return local_regression_fusion(
-                lr_hsi, hr_msi, self.scale, self.prior_window, self.prior_stride, self.prior_degree
-            )
+    def regression_prior(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """The classical regression fusion of the pair, uncalibrated: in ``prior_window`` windows (or one map per
+        input when that is unset), or in ``window``-px windows when given (``0`` = one map per input)."""
+        window = self.prior_window if window is None else window
+        if window:
+            stride = window_stride(self.scale, window)
+            return local_regression_fusion(lr_hsi, hr_msi, self.scale, window, stride, self.prior_degree)
         return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
 
     def fit_prior(self, pairs: Iterable[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]) -> None:
@@ -346,7 +369,8 @@ class INFN(nn.Module):
         def triples():
             for (lr_hsi, hr_msi), cube in pairs:
                 lr, msi, truth = (to_batch(a) for a in (lr_hsi, hr_msi, cube))
-                yield upsample_bicubic(lr, self.scale), self.regression_prior(lr, msi), truth
+                fusions = [self.regression_prior(lr, msi, window) for window in [None, *self.calibration_windows]]
+                yield upsample_bicubic(lr, self.scale), fusions, truth
 
         self.calibration.fit(triples())
 
