@@ -17,7 +17,7 @@ larger windows (``calibration_windows``); the validation scenes choose among tho
 
 It also writes, per test scene and band, the PSNR of bicubic upsampling, of the fusion and of the chosen calibrated
 fusion, and how much sharper the fusion is than the truth (:func:`sharpness` ratio). Training-free apart from the
-least-squares fit; a few minutes on one core.
+least-squares fit; about 15 minutes on one core (four regression fits of each of the 26 scenes).
 """
 
 from __future__ import annotations
