@@ -484,6 +484,25 @@ def test_default_tiling_of_fuse_is_exact():
     np.testing.assert_allclose(fuse(lr, hr, model, tile=64), fuse(lr, hr, model, tile=1024), atol=1e-5)
 
 
+def test_fuse_tiles_inf3_over_a_regression_prior_exactly():
+    """INF³ over a (calibrated, blended) regression prior: ``fuse`` fits the prior once on the whole image and runs the
+    network tile by tile on its crops; with the default overlap that equals the whole-image forward pass."""
+    from hsinr.models.detail_calibration import DetailCalibration
+
+    model = tiny_inf3(prior="regression", prior_window=16, calibration=3, calibration_windows=[0]).eval()
+    torch.nn.init.normal_(model.decoder[-1].weight, std=0.05)  # a network that adds something to its prior
+    generator = torch.Generator().manual_seed(1)
+    fitted = DetailCalibration(31, 3, sources=2)
+    fitted.own.copy_(torch.rand(31, 1, 3, 3, generator=generator) / 9)
+    fitted.stacked.copy_(torch.rand(31, 1, generator=generator))
+    model.calibration.load_state_dict(fitted.state_dict())
+    rng = np.random.default_rng(0)
+    lr, hr = rng.random((40, 44, 31), dtype=np.float32), rng.random((160, 176, 3), dtype=np.float32)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(lr).permute(2, 0, 1)[None], torch.from_numpy(hr).permute(2, 0, 1)[None])
+    np.testing.assert_allclose(fuse(lr, hr, model, tile=64), whole[0].permute(1, 2, 0).numpy(), atol=1e-5)
+
+
 def test_detail_calibration_starts_as_the_identity_and_fits_a_known_filter():
     """Unfitted, the calibration returns the fusion unchanged; fitted on scenes whose truth is a known filter of the
     detail (own-band kernel + cross-band weights + weights of a second fusion's detail), it recovers that filter and

@@ -33,8 +33,10 @@ def fuse(
     The HR grid is tiled by :func:`hsinr.infer.tiling.tile_blended` with window origins on multiples of ``r``, so
     each HR window has an exact LR counterpart. When ``overlap / 4`` is at least the model's receptive radius in HR
     pixels, the result equals a single whole-image pass up to float rounding. Models that fit themselves to each
-    image (the classical fusions, ``tileable = False``) always run in one whole-image pass. Peak memory: the model's
-    activations on one tile plus the output.
+    image (the classical fusions, ``tileable = False``) run in one whole-image pass; those whose only whole-image
+    part is their long skip (INF³ over a regression prior: ``takes_skip = True``) get it computed once on the whole
+    image and run their network tile by tile on its crops, exact in the same way. Peak memory: the model's
+    activations on one tile plus the output (and the whole-image skip where there is one).
 
     Args:
         lr_hsi, hr_msi: float32 numpy arrays ``(h, w, C)`` and ``(H, W, M)``, linear values as the model was
@@ -62,14 +64,22 @@ def fuse(
     model = model.to(device).eval()
     height, width = hr_msi.shape[:2]
 
+    tileable = getattr(model, "tileable", True)
+    skip = None
+    if not tileable and getattr(model, "takes_skip", False):
+        with torch.inference_mode():
+            skip = model.skip(_chw(lr_hsi, device), _chw(hr_msi, device))  # (1, C, H, W), the whole image's
+        tileable = True
+
     def run(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         lr = lr_hsi[y0 // scale : y1 // scale, x0 // scale : x1 // scale]
+        extra = () if skip is None else (skip[..., y0:y1, x0:x1],)
         with torch.inference_mode():
-            out = model(_chw(lr, device), _chw(hr_msi[y0:y1, x0:x1], device))
+            out = model(_chw(lr, device), _chw(hr_msi[y0:y1, x0:x1], device), *extra)
         return out[0].permute(1, 2, 0).float().cpu().numpy()
 
     sink = writer or ArrayWriter(height, width, int(getattr(model, "out_bands", lr_hsi.shape[2])))
-    if getattr(model, "tileable", True):
+    if tileable:
         tile_blended(height, width, round_up(max(int(tile), scale), scale), overlap, run, sink, scale, progress, "fuse")
     else:
         whole_image(height, width, run, sink)

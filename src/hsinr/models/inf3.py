@@ -28,8 +28,9 @@ Inputs: LR-HSI ``X`` ``(N, S, h, w)`` and HR-MSI ``Y`` ``(N, s, H, W)`` with ``H
   spatial branch's input and in the long skip — by the classical regression fusion of the pair
   (:func:`hsinr.models.classical_fusion.regression_fusion`, fitted to each input pair, no gradient), and starts the
   decoder's last convolution at zero, so the untrained network *is* the classical fusion and training learns a
-  residual over it. Such a model fits each image, so tiled inference runs it in one whole-image pass
-  (``tileable = False``).
+  residual over it. The prior fits each whole image, so tiled inference computes it once on the whole image and runs
+  the network tile by tile with the prior's crop (``forward(..., skip=...)``; ``tileable = False``,
+  ``takes_skip = True``, :func:`hsinr.infer.fuse`).
 
 Ablation switches (the paper's Tables 2–5):
 
@@ -305,7 +306,8 @@ class INFN(nn.Module):
             if calibration
             else None
         )
-        self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image
+        self.tileable = prior == "bicubic"  # a regression prior is fitted to each whole image ...
+        self.takes_skip = True  # ... and then given to forward() tile by tile
         self.scale = int(scale)
         self.hsi_bands = self.out_bands = int(hsi_bands)
         self.msi_bands = int(msi_bands)
@@ -374,8 +376,11 @@ class INFN(nn.Module):
 
         self.calibration.fit(triples())
 
-    def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor) -> torch.Tensor:
-        """Fuse ``(N, S, h, w)`` LR-HSI and ``(N, s, r·h, r·w)`` HR-MSI into the ``(N, S, r·h, r·w)`` HR-HSI."""
+    def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """Fuse ``(N, S, h, w)`` LR-HSI and ``(N, s, r·h, r·w)`` HR-MSI into the ``(N, S, r·h, r·w)`` HR-HSI.
+
+        ``skip``: the long skip ``X^U`` ``(N, S, r·h, r·w)`` when already computed (:meth:`skip` of the whole image,
+        cropped to this tile); by default it is computed from these inputs."""
         n, bands, h, w = lr_hsi.shape
         height, width = hr_msi.shape[-2:]
         if bands != self.hsi_bands or hr_msi.shape[1] != self.msi_bands:
@@ -384,7 +389,7 @@ class INFN(nn.Module):
             )
         if (height, width) != (self.scale * h, self.scale * w):
             raise DataError(f"inf3: the HR-MSI is {height}x{width} but must be scale {self.scale} x the LR-HSI {h}x{w}")
-        upsampled = self.skip(lr_hsi, hr_msi)  # X^U
+        upsampled = self.skip(lr_hsi, hr_msi) if skip is None else skip  # X^U
         s_pe = self.spectral(lr_hsi)
         s_pa = self.spatial(torch.cat([upsampled, hr_msi], dim=1))
         lr_features = torch.cat([s_pe, F.avg_pool2d(s_pa, self.scale)], dim=1) if self.lr_hf else s_pe  # eq. 11–12
