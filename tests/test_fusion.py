@@ -530,6 +530,9 @@ def test_detail_calibration_starts_as_the_identity_and_fits_a_known_filter():
     torch.testing.assert_close(calibration(upsampled, fused, other), expected, atol=1e-4, rtol=0)
     with pytest.raises(ConfigError, match="combines 2 fusions, got 1"):
         calibration(upsampled, fused)
+    own_only = DetailCalibration(bands, kernel, sources=2, cross_bands=False)
+    own_only.fit((up, (f, o), truth_filter(up, f, o)) for up, f, o in scenes)
+    assert not own_only.cross.any() and not torch.equal(own_only.own, DetailCalibration(bands, kernel).own)
     with pytest.raises(ConfigError, match="odd"):
         DetailCalibration(bands, 2)
     with pytest.raises(ConfigError, match="no training scenes"):

@@ -14,7 +14,8 @@ with ``k_b`` a ``K × K`` kernel on the band's own detail (its sharpness and a l
 weights of the other bands' detail at the same pixel, and ``a_{bs}`` weights of the band's detail ``D^s = F^s − U``
 in other fusions of the same pair (``sources − 1`` of them, e.g. the regression fitted once per image and in smaller
 windows: each errs differently, and a blend fitted on training scenes errs less than any one of them). In all
-``C·(K² + C − 1 + sources − 1)`` numbers. The identity (``k_b`` a unit impulse, ``m = 0``, ``a = 0``) returns ``F``
+``C·(K² + C − 1 + sources − 1)`` numbers (``C·(K² + sources − 1)`` with ``cross_bands=False``, which
+drops ``m``). The identity (``k_b`` a unit impulse, ``m = 0``, ``a = 0``) returns ``F``
 unchanged: that is the state before fitting. Fitting solves, band by band, the normal equations of ``X − U`` on these
 features over every pixel of the training scenes (ridge ``1e-8`` of the mean diagonal, float64).
 """
@@ -69,7 +70,9 @@ class DetailCalibration(nn.Module):
         self._check_sources(others)
         detail = fused - upsampled
         own = F.conv2d(self._own_taps(detail), self.own.to(detail.dtype), groups=self.bands)
-        out = upsampled + own + F.conv2d(detail, self.cross.to(detail.dtype))
+        out = upsampled + own
+        if self.cross_bands:
+            out = out + F.conv2d(detail, self.cross.to(detail.dtype))
         for index, other in enumerate(others):
             out = out + self.stacked[:, index, None, None].to(detail.dtype) * (other - upsampled)
         return out
