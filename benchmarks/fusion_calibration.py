@@ -22,7 +22,6 @@ least-squares fit; about 15 minutes on one core (four regression fits of each of
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -30,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from cave_fusion_protocol import ROOT, argument_parser, seeded_split, simulated_pairs  # benchmarks/, beside this script
+
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "cpu" / "fusion_calibration.json"
 KERNELS = [1, 3, 5, 7]
 WINDOW = 64  # local regression fusion: 64-px windows every 16 px (benchmarks/fusion_windows.py)
@@ -51,32 +51,19 @@ def sharpness(image: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "cave_256"))
-    parser.add_argument("--response", default=str(ROOT.parent / "shared" / "data" / "srf" / "nikon_d700_cave.mat"))
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--out", default=str(DEFAULT_OUT))
-    args = parser.parse_args(argv)
+    args = argument_parser(__doc__.splitlines()[0], DEFAULT_OUT).parse_args(argv)
 
-    from hsinr.data import discover
-    from hsinr.data.split import make_split
-    from hsinr.io import read_cube
     from hsinr.io.atomic import write_text_atomic
     from hsinr.metrics import psnr, sam
     from hsinr.models import make
     from hsinr.models.detail_calibration import DetailCalibration
     from hsinr.models.inf3 import to_batch
-    from hsinr.spectral import load_response
-    from hsinr.spectral.degradation import simulate_pair, upsample_bicubic
+    from hsinr.spectral.degradation import upsample_bicubic
 
     torch.set_num_threads(1)
-    items = {item.name: item for item in discover("cave", args.root)}
-    split = make_split(sorted(items), (0.6, 0.2, 0.2), seed=0)
-    srf = load_response(args.response).srf
-    pairs = {}
-    for name in split["train"] + split["val"] + split["test"]:
-        cube = read_cube(items[name].cube_path).data.astype(np.float32)
-        pairs[name] = (simulate_pair(cube, srf, args.scale), cube)
+    split = seeded_split(args)
+    names = split["train"] + split["val"] + split["test"]
+    pairs = {name: (pair, cube) for name, pair, cube in simulated_pairs(args, names)}
 
     prior = make({"name": "inf3", "args": {"scale": args.scale, "prior": "regression", "prior_window": WINDOW}})
     windows = sorted({window for blend in BLENDS for window in blend})

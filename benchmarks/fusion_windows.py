@@ -20,7 +20,6 @@ of both degradations: only a prior learned across scenes can reduce it. Training
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from cave_fusion_protocol import ROOT, argument_parser, seeded_split, simulated_pairs  # benchmarks/, beside this script
+
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "cpu" / "fusion_windows.json"
 #: (window, stride) in HR pixels; None = one map per image.
 CANDIDATES = [None, (128, 64), (64, 32), (64, 16), (48, 24), (32, 16)]
@@ -64,32 +64,20 @@ def input_consistency(fused, lr, msi, srf, scale: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "cave_256"))
-    parser.add_argument("--response", default=str(ROOT.parent / "shared" / "data" / "srf" / "nikon_d700_cave.mat"))
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--out", default=str(DEFAULT_OUT))
-    args = parser.parse_args(argv)
+    args = argument_parser(__doc__.splitlines()[0], DEFAULT_OUT).parse_args(argv)
 
-    from hsinr.data import discover
-    from hsinr.data.split import make_split
-    from hsinr.io import read_cube
     from hsinr.io.atomic import write_text_atomic
     from hsinr.metrics import psnr, sam
     from hsinr.models.classical_fusion import local_regression_fusion, regression_fusion
     from hsinr.spectral import load_response
-    from hsinr.spectral.degradation import simulate_pair
 
     torch.set_num_threads(1)
-    items = {item.name: item for item in discover("cave", args.root)}
-    split = make_split(sorted(items), (0.6, 0.2, 0.2), seed=0)
+    split = seeded_split(args)
     srf = load_response(args.response).srf
     scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
     consistency: dict[str, dict] = {}
     for subset in ("val", "test"):
-        for name in split[subset]:
-            cube = read_cube(items[name].cube_path).data.astype(np.float64)
-            pair = simulate_pair(cube, srf, args.scale)
+        for name, pair, cube in simulated_pairs(args, split[subset], np.float64):
             lr, msi = (torch.from_numpy(a.transpose(2, 0, 1).copy())[None] for a in pair)
             for candidate in CANDIDATES:
                 if candidate is None:
