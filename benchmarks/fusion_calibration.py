@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from hsinr.io.atomic import write_text_atomic
     from hsinr.metrics import psnr, sam
     from hsinr.models import make
+    from hsinr.models.calibrated_fusion import to_batch
     from hsinr.models.detail_calibration import DetailCalibration
-    from hsinr.models.inf3 import to_batch
     from hsinr.spectral.degradation import upsample_bicubic
 
     torch.set_num_threads(1)

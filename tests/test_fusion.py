@@ -578,3 +578,45 @@ def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_ch
     assert model.calibration.stacked.abs().sum() > 0  # the whole-image fusion's detail is blended in
     assert scores[3, 0] > scores[0, 0] + 0.5, scores
     assert scores[3, 1] > scores[3, 0], scores
+
+
+def test_calibrated_regression_fusion_is_fitted_in_one_pass_and_equals_inf3s_untrained_prior(tmp_path, capsys):
+    """``calibrated_regression_fusion`` is INF³'s calibrated regression prior without the network: ``hsinr train``
+    fits it in closed form (no optimiser step), it outputs exactly what an INF³ with the same prior and calibration
+    outputs before training, and it refuses to run unfitted or with windows that are not multiples of the scale."""
+    from hsinr.checkpoint import load_checkpoint
+    from hsinr.spectral import builtin_response
+    from hsinr.train import train
+
+    args = {"scale": 4, "window": 16, "calibration": 3, "calibration_windows": [0]}
+    with pytest.raises(ConfigError, match="multiples of the scale"):
+        make({"name": "calibrated_regression_fusion", "args": {**args, "window": 18}})
+    cubes = [synthetic_cube(32, seed=i) for i in range(3)]
+    cie_srf = builtin_response("cie1964_xyz").srf
+    lr, msi = (torch.from_numpy(a.transpose(2, 0, 1).copy())[None] for a in simulate_pair(cubes[2], cie_srf, 4))
+    with pytest.raises(ConfigError, match="not been fitted"):
+        make({"name": "calibrated_regression_fusion", "args": args})(lr, msi)
+    config = fusion_training_config(
+        tmp_path,
+        cubes,
+        "data.patches_per_epoch=2",
+        "train.batch_size=2",
+        "train.epochs=1",
+        "train.device=cpu",
+        "train.val_tile=32",
+        "data.split={train: [scene0, scene1], val: [scene2], test: []}",
+    )
+    config["model"] = {"name": "calibrated_regression_fusion", "args": args}
+    summary = train(config, tmp_path / "closed", progress=True)
+    assert summary["stopped"] == "closed form"
+    assert "closed-form fit on the training scenes: 2 scene in" in capsys.readouterr().err  # a line per scene
+    closed, meta = load_checkpoint(tmp_path / "closed" / "best.pt")
+    inf3_args = {"scale": 4, "prior": "regression", "prior_window": 16, "calibration": 3, "calibration_windows": [0]}
+    config["model"] = {"name": "inf3", "args": {**inf3_args, **TINY}}
+    train(config, tmp_path / "inf3", progress=False)  # fits the same calibration, then takes a step
+    inf3, _ = load_checkpoint(tmp_path / "inf3" / "best.pt")
+    inf3.zero_output()  # back to its untrained output: the calibrated prior
+    with torch.no_grad():
+        torch.testing.assert_close(closed(lr, msi), inf3(lr, msi), atol=1e-6, rtol=0)
+        assert not torch.equal(closed(lr, msi), make({"name": "regression_fusion", "args": {"scale": 4}})(lr, msi))
+    assert meta["val"]["psnr"] > 20

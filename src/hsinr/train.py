@@ -223,12 +223,12 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         save_config(config, run_dir / "config.yaml")
 
     if is_closed_form(model):
-        return _fit_closed_form(model, spec, meta, task, run_dir, world)
+        return _fit_closed_form(model, spec, meta, task, run_dir, world, progress)
     if not resume:
         if tcfg.get("init_from"):
             _start_from(model, spec, Path(tcfg["init_from"]))
         # a closed-form prior is fitted once on this run's training pairs, then stored in every checkpoint
-        fit_closed_form_parts(model, task.train_pairs())
+        fit_closed_form_parts(model, _training_pairs(task, progress))
     model = model.to(device)
 
     weight_decay = float(tcfg.get("weight_decay") or 0.0)
@@ -425,10 +425,17 @@ def _broadcast_int(value: int, world: _Distributed, device: torch.device) -> int
     return int(tensor.item())
 
 
-def _fit_closed_form(model, spec, meta, task, run_dir, world) -> dict:
-    """Fit a closed-form model (least squares) on the training pairs, validate, write ``best.pt`` = ``last.pt``."""
+def _training_pairs(task, progress: bool):
+    """The task's training pairs for a closed-form fit, with a line per scene read (a fit may take minutes)."""
+    return progress_bar(
+        task.train_pairs(), desc="closed-form fit on the training scenes", unit="scene", enabled=progress, line_every=1
+    )
+
+
+def _fit_closed_form(model, spec, meta, task, run_dir, world, progress: bool) -> dict:
+    """Fit a closed-form model on the training pairs, validate, write ``best.pt`` = ``last.pt``."""
     started = time.monotonic()
-    fit_closed_form_parts(model, task.train_pairs())
+    fit_closed_form_parts(model, _training_pairs(task, progress))
     summary = {"run_dir": str(run_dir), "epochs_run": 0, "stopped": "closed form"}
     if world.main:
         val = task.validate(model, "val")

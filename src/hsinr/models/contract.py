@@ -7,7 +7,8 @@ Every model is a bare ``nn.Module`` built by the registry. Beyond ``forward`` it
 * ``closed_form = True``: fitted in one pass, never by gradient descent (least squares, training-free recoveries);
   ``fits_data = False`` when there is nothing to fit.
 * ``fit_prior(pairs)``: a closed-form part fitted on the training pairs before the first optimiser step
-  (:class:`~hsinr.models.prior_residual.PriorResidual`).
+  (:class:`~hsinr.models.prior_residual.PriorResidual`), or all of a closed-form model that is not a least-squares
+  map (:class:`~hsinr.models.calibrated_fusion.CalibratedRegressionFusion`).
 * ``receptive_radius()``: pixels of context per side that determine one output pixel (``None``: unbounded), and
   ``alignment``: tile origins must be multiples of it. A bounded radius enables exact halo tiling.
 * ``core_output = True``: ``forward(x, ..., core=(top, left, height, width))`` returns only that region of the
@@ -55,19 +56,20 @@ def fits_data(model: nn.Module) -> bool:
 def fit_closed_form_parts(model: nn.Module, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> bool:
     """Fit what a model fits in closed form on ``(input, target)`` numpy pairs; returns True when it fitted anything.
 
-    A closed-form model is fitted whole (:func:`~hsinr.models.least_squares.fit_from_pairs`); a model with a
-    ``fit_prior`` fits its prior; other models are left alone.
+    A model with a ``fit_prior`` fits its closed-form part with it (for a closed-form model, that is all of it);
+    another closed-form model is fitted whole (:func:`~hsinr.models.least_squares.fit_from_pairs`) unless it has
+    nothing to fit; other models are left alone.
     """
     from .least_squares import fit_from_pairs
 
     module = unwrap(model)
-    if is_closed_form(module):
-        if fits_data(module):
-            fit_from_pairs(module, pairs)
-            return True
+    if not fits_data(module):
         return False
     if hasattr(module, "fit_prior"):
         module.fit_prior(pairs)
+        return True
+    if is_closed_form(module):
+        fit_from_pairs(module, pairs)
         return True
     return False
 

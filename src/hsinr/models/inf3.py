@@ -60,7 +60,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
 from ..spectral.degradation import hr_to_lr_coordinate, upsample_bicubic
-from .classical_fusion import check_window, local_regression_fusion, regression_fusion
+from .calibrated_fusion import calibrated_regression, check_windows, fit_calibration, regression_fit
 from .detail_calibration import DetailCalibration
 from .registry import register
 
@@ -192,11 +192,6 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
-def to_batch(image: np.ndarray) -> torch.Tensor:
-    """A channels-last ``(H, W, C)`` numpy image → a float32 ``(1, C, H, W)`` batch."""
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(2, 0, 1)))[None]
-
-
 def gather_pixels(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """``out[n, I, J] = x[n, rows[I], cols[J]]`` for a channels-last ``(N, h, w, C)`` map → ``(N, H, W, C)``.
 
@@ -205,11 +200,6 @@ def gather_pixels(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> to
     n, h, w, c = x.shape
     flat = (rows[:, None] * w + cols[None, :]).reshape(-1)
     return x.reshape(n, h * w, c).index_select(1, flat).view(n, rows.numel(), cols.numel(), c)
-
-
-def window_stride(scale: int, window: int) -> int:
-    """Stride of the prior's regression windows: a quarter of the window, at least one LR pixel."""
-    return max(scale, window // 4)
 
 
 @register("inf3")
@@ -296,9 +286,7 @@ class INFN(nn.Module):
         if calibration_windows and not calibration:
             raise ConfigError("inf3: calibration_windows are blended by the calibration; set calibration: K too")
         self.calibration_windows = [int(window) for window in calibration_windows]
-        for window in [self.prior_window or 0, *self.calibration_windows]:
-            if window:
-                check_window(int(scale), window, window_stride(int(scale), window))
+        check_windows(int(scale), [self.prior_window or 0, *self.calibration_windows])
         self.calibration = (
             DetailCalibration(
                 int(hsi_bands), int(calibration), 1 + len(self.calibration_windows), calibration_cross_bands
@@ -346,35 +334,29 @@ class INFN(nn.Module):
         ``prior="regression"``."""
         if self.prior == "bicubic":
             return upsample_bicubic(lr_hsi, self.scale)
-        fused = self.regression_prior(lr_hsi, hr_msi)
-        if self.calibration is None:
-            return fused
-        others = [self.regression_prior(lr_hsi, hr_msi, window) for window in self.calibration_windows]
-        return self.calibration(upsample_bicubic(lr_hsi, self.scale), fused, *others)
+        return calibrated_regression(
+            self.calibration,
+            lr_hsi,
+            hr_msi,
+            self.scale,
+            self.prior_degree,
+            self.prior_window or 0,
+            self.calibration_windows,
+        )
 
-    @torch.no_grad()
     def regression_prior(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor, window: int | None = None) -> torch.Tensor:
         """The classical regression fusion of the pair, uncalibrated: in ``prior_window`` windows (or one map per
         input when that is unset), or in ``window``-px windows when given (``0`` = one map per input)."""
-        window = self.prior_window if window is None else window
-        if window:
-            stride = window_stride(self.scale, window)
-            return local_regression_fusion(lr_hsi, hr_msi, self.scale, window, stride, self.prior_degree)
-        return regression_fusion(lr_hsi, hr_msi, self.scale, self.prior_degree)
+        window = (self.prior_window or 0) if window is None else window
+        return regression_fit(lr_hsi, hr_msi, self.scale, self.prior_degree, window)
 
     def fit_prior(self, pairs: Iterable[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]) -> None:
         """Fit the detail calibration (``calibration > 0``; otherwise there is nothing to fit) on the training
-        scenes: ``((lr_hsi (h, w, C), hr_msi (H, W, M)), cube (H, W, C))`` numpy pairs, fused as at test time."""
-        if self.calibration is None:
-            return
-
-        def triples():
-            for (lr_hsi, hr_msi), cube in pairs:
-                lr, msi, truth = (to_batch(a) for a in (lr_hsi, hr_msi, cube))
-                fusions = [self.regression_prior(lr, msi, window) for window in [None, *self.calibration_windows]]
-                yield upsample_bicubic(lr, self.scale), fusions, truth
-
-        self.calibration.fit(triples())
+        scenes: ``((lr_hsi (h, w, C), hr_msi (H, W, C)), cube (H, W, C))`` numpy pairs, fused as at test time
+        (:func:`~hsinr.models.calibrated_fusion.fit_calibration`)."""
+        if self.calibration is not None:
+            window = self.prior_window or 0
+            fit_calibration(self.calibration, pairs, self.scale, self.prior_degree, window, self.calibration_windows)
 
     def forward(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         """Fuse ``(N, S, h, w)`` LR-HSI and ``(N, s, r·h, r·w)`` HR-MSI into the ``(N, S, r·h, r·w)`` HR-HSI.
