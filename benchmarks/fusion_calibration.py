@@ -10,8 +10,9 @@ On the seeded 60/20/20 split of the CAVE scenes (the split of ``configs/fusion_c
 (64-px windows every 16 px, the window chosen in ``benchmarks/fusion_windows.py``). For each kernel size ``K`` the
 detail calibration (:class:`hsinr.models.detail_calibration.DetailCalibration`) is fitted on the 16 training scenes
 and applied to the validation scenes, which choose ``K``, and to the test scenes. The fusion is computed once per scene
-by ``inf3``'s own regression prior (``prior: regression, prior_window: 64``) and calibrated as its skip does, so each
-row is what an untrained ``inf3`` with ``calibration: K`` outputs (its decoder starts at zero). With the chosen ``K``,
+by the function of ``inf3``'s regression prior (:func:`hsinr.models.calibrated_fusion.regression_fit`, ``prior_window:
+64``) and calibrated as its skip does, so each row is what ``calibrated_regression_fusion`` and an untrained ``inf3``
+with ``calibration: K`` output (its decoder starts at zero). With the chosen ``K``,
 the calibration then also blends in the detail of the regression fused once per image (window ``0``) and in smaller or
 larger windows (``calibration_windows``); the validation scenes choose among those sets too.
 
@@ -34,6 +35,7 @@ from cave_fusion_protocol import ROOT, argument_parser, seeded_split, simulated_
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "cpu" / "fusion_calibration.json"
 KERNELS = [1, 3, 5, 7]
 WINDOW = 64  # local regression fusion: 64-px windows every 16 px (benchmarks/fusion_windows.py)
+DEGREE = 2  # root-polynomial degree of the regression (INF³'s prior_degree default)
 BLENDS = [[0], [32], [0, 32], [0, 32, 128]]  # calibration_windows tried with the chosen kernel
 
 
@@ -55,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hsinr.io.atomic import write_text_atomic
     from hsinr.metrics import psnr, sam
-    from hsinr.models import make
-    from hsinr.models.calibrated_fusion import to_batch
+    from hsinr.models.calibrated_fusion import regression_fit, to_batch
     from hsinr.models.detail_calibration import DetailCalibration
     from hsinr.spectral.degradation import upsample_bicubic
 
@@ -65,12 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     names = split["train"] + split["val"] + split["test"]
     pairs = {name: (pair, cube) for name, pair, cube in simulated_pairs(args, names)}
 
-    prior = make({"name": "inf3", "args": {"scale": args.scale, "prior": "regression", "prior_window": WINDOW}})
     windows = sorted({window for blend in BLENDS for window in blend})
     upsampled, fused = {}, {}  # (1, C, H, W) per scene and window (None = the prior's), computed once
     for name, ((lr, msi), _) in pairs.items():
         upsampled[name] = upsample_bicubic(to_batch(lr), args.scale)
-        fused[name] = {w: prior.regression_prior(to_batch(lr), to_batch(msi), w) for w in [None, *windows]}
+        fused[name] = {
+            w: regression_fit(to_batch(lr), to_batch(msi), args.scale, DEGREE, WINDOW if w is None else w)
+            for w in [None, *windows]
+        }
 
     def calibration(kernel: int, blend: list[int]) -> DetailCalibration:
         fitted = DetailCalibration(fused[split["train"][0]][None].shape[1], kernel, 1 + len(blend))

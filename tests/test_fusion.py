@@ -609,7 +609,7 @@ def test_calibrated_regression_fusion_is_fitted_in_one_pass_and_equals_inf3s_unt
     config["model"] = {"name": "calibrated_regression_fusion", "args": args}
     summary = train(config, tmp_path / "closed", progress=True)
     assert summary["stopped"] == "closed form"
-    assert "closed-form fit on the training scenes: 2 scene in" in capsys.readouterr().err  # a line per scene
+    assert "closed-form fit on the training scenes: 2 scene in" in capsys.readouterr().err  # progress
     closed, meta = load_checkpoint(tmp_path / "closed" / "best.pt")
     inf3_args = {"scale": 4, "prior": "regression", "prior_window": 16, "calibration": 3, "calibration_windows": [0]}
     config["model"] = {"name": "inf3", "args": {**inf3_args, **TINY}}

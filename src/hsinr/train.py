@@ -426,9 +426,9 @@ def _broadcast_int(value: int, world: _Distributed, device: torch.device) -> int
 
 
 def _training_pairs(task, progress: bool):
-    """The task's training pairs for a closed-form fit, with a line per scene read (a fit may take minutes)."""
+    """The task's training pairs for a closed-form fit, with a progress line every 5 scenes (a fit may take minutes)."""
     return progress_bar(
-        task.train_pairs(), desc="closed-form fit on the training scenes", unit="scene", enabled=progress, line_every=1
+        task.train_pairs(), desc="closed-form fit on the training scenes", unit="scene", enabled=progress, line_every=5
     )
 
 

@@ -60,7 +60,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
 from ..spectral.degradation import hr_to_lr_coordinate, upsample_bicubic
-from .calibrated_fusion import calibrated_regression, check_windows, fit_calibration, regression_fit
+from .calibrated_fusion import calibrated_regression, check_windows, fit_calibration
 from .detail_calibration import DetailCalibration
 from .registry import register
 
@@ -344,15 +344,9 @@ class INFN(nn.Module):
             self.calibration_windows,
         )
 
-    def regression_prior(self, lr_hsi: torch.Tensor, hr_msi: torch.Tensor, window: int | None = None) -> torch.Tensor:
-        """The classical regression fusion of the pair, uncalibrated: in ``prior_window`` windows (or one map per
-        input when that is unset), or in ``window``-px windows when given (``0`` = one map per input)."""
-        window = (self.prior_window or 0) if window is None else window
-        return regression_fit(lr_hsi, hr_msi, self.scale, self.prior_degree, window)
-
     def fit_prior(self, pairs: Iterable[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]) -> None:
         """Fit the detail calibration (``calibration > 0``; otherwise there is nothing to fit) on the training
-        scenes: ``((lr_hsi (h, w, C), hr_msi (H, W, C)), cube (H, W, C))`` numpy pairs, fused as at test time
+        scenes: ``((lr_hsi (h, w, C), hr_msi (H, W, M)), cube (H, W, C))`` numpy pairs, fused as at test time
         (:func:`~hsinr.models.calibrated_fusion.fit_calibration`)."""
         if self.calibration is not None:
             window = self.prior_window or 0
