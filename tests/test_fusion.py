@@ -386,6 +386,17 @@ def test_inf3_matches_a_direct_evaluation_of_eq_10_to_17_at_one_pixel():
     torch.testing.assert_close(encoded[:, qy, qx], expected, atol=1e-5, rtol=1e-5)
 
 
+#: Overrides for a one-step fusion run on 32-px scenes 0 and 1, validated on scene 2.
+ONE_STEP_ON_TWO_SCENES = (
+    "data.patches_per_epoch=2",
+    "train.batch_size=2",
+    "train.epochs=1",
+    "train.device=cpu",
+    "train.val_tile=32",
+    "data.split={train: [scene0, scene1], val: [scene2], test: []}",
+)
+
+
 def fusion_training_config(tmp_path, cubes, *overrides) -> dict:
     """A ``task: fusion`` config over ``cubes`` written as ``scene0.h5, scene1.h5, …`` (folder data, 16-px patches,
     CIE 1964 MSI), plus ``overrides``."""
@@ -556,17 +567,8 @@ def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_ch
     cubes = [synthetic_cube(32, seed=i) for i in range(3)]
     for cube in cubes:  # four soft bands, as CAVE's 400 nm
         cube[..., :4] = F.avg_pool2d(torch.from_numpy(cube[..., :4]).permute(2, 0, 1), 3, 1, 1).permute(1, 2, 0).numpy()
-    config = fusion_training_config(
-        tmp_path,
-        cubes,
-        "data.patches_per_epoch=2",
-        "train.batch_size=2",
-        "train.epochs=1",
-        "train.lr=1e-9",  # the validation then scores the (calibrated) prior
-        "train.device=cpu",
-        "train.val_tile=32",
-        "data.split={train: [scene0, scene1], val: [scene2], test: []}",
-    )
+    # lr 1e-9: the validation then scores the (calibrated) prior
+    config = fusion_training_config(tmp_path, cubes, *ONE_STEP_ON_TWO_SCENES, "train.lr=1e-9")
     scores = {}
     for kernel, windows in ((0, []), (3, []), (3, [0])):
         args = {"scale": 4, "prior": "regression", "prior_window": 16, "calibration": kernel, **TINY}
@@ -596,16 +598,7 @@ def test_calibrated_regression_fusion_is_fitted_in_one_pass_and_equals_inf3s_unt
     lr, msi = (torch.from_numpy(a.transpose(2, 0, 1).copy())[None] for a in simulate_pair(cubes[2], cie_srf, 4))
     with pytest.raises(ConfigError, match="not been fitted"):
         make({"name": "calibrated_regression_fusion", "args": args})(lr, msi)
-    config = fusion_training_config(
-        tmp_path,
-        cubes,
-        "data.patches_per_epoch=2",
-        "train.batch_size=2",
-        "train.epochs=1",
-        "train.device=cpu",
-        "train.val_tile=32",
-        "data.split={train: [scene0, scene1], val: [scene2], test: []}",
-    )
+    config = fusion_training_config(tmp_path, cubes, *ONE_STEP_ON_TWO_SCENES)
     config["model"] = {"name": "calibrated_regression_fusion", "args": args}
     summary = train(config, tmp_path / "closed", progress=True)
     assert summary["stopped"] == "closed form"
