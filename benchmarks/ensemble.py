@@ -16,6 +16,12 @@ bands) and SAM (degrees) over the test scenes, and the PSNR of each scene (:func
 ``--dihedral`` makes every model a self-ensemble (Lim et al., EDSR, CVPR-W 2017): each RGB image is reconstructed in
 its 8 flips and transposes (:func:`hsinr.data.patches.dihedral`), each result turned back, and the 8 averaged; the
 rows then compare each model alone (identity only), its self-ensemble, and the mean of the self-ensembles.
+
+``--blend-prior`` (``prior_residual`` models) also averages each prediction with the model's own least-squares prior
+(:meth:`~hsinr.models.prior_residual.PriorResidual.prior_prediction`): ``prior + α (prediction − prior)`` for every α
+of :data:`RESIDUAL_WEIGHTS`, i.e. the learned residual shrunk by α. α is chosen per row on the *validation* scenes
+(whole images, the same evaluation), and the test scenes report every α and the chosen one, so the choice never
+sees a test number.
 """
 
 from __future__ import annotations
@@ -29,6 +35,23 @@ from pathlib import Path
 
 import numpy as np
 
+RESIDUAL_WEIGHTS = (0.5, 0.625, 0.75, 0.875, 1.0)
+"""The weights α of the learned residual that ``--blend-prior`` tries (1 = the model as trained)."""
+
+
+def blend_with_prior(prior: np.ndarray, prediction: np.ndarray, weight: float) -> np.ndarray:
+    """``prior + weight · (prediction − prior)``: the prediction with its learned residual scaled by ``weight``."""
+    return prior + weight * (prediction - prior)
+
+
+def prior_prediction(model, rgb: np.ndarray) -> np.ndarray:
+    """The ``prior_residual`` model's prediction with its residual at zero, ``(H, W, 3)`` → ``(H, W, C)``."""
+    import torch
+
+    with torch.no_grad():
+        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+        return model.prior_prediction(image)[0].numpy().transpose(1, 2, 0)
+
 
 def undo_dihedral(image: np.ndarray, op: int) -> np.ndarray:
     """The inverse of ``dihedral(·, op)``: every op is its own inverse except the two quarter turns (5 and 6)."""
@@ -41,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--dihedral", action="store_true", help="also average each model over the 8 dihedral views")
+    parser.add_argument(
+        "--blend-prior", action="store_true", help="also shrink each learned residual, its weight chosen on validation"
+    )
     parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
     args = parser.parse_args(argv)
 
@@ -52,46 +78,84 @@ def main(argv: list[str] | None = None) -> int:
     from hsinr.tasks import make_task
 
     run_dir = args.checkpoints[0].parent
+    models = [load_checkpoint(path, "cpu")[0] for path in args.checkpoints]
+    if args.blend_prior and not all(hasattr(model, "prior_prediction") for model in models):
+        parser.error("--blend-prior needs prior_residual models")
     with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the runs stay untouched
         shutil.copy(run_dir / "split.json", Path(scratch) / "split.json")
         task = make_task(load_config(str(run_dir / "method_config.yaml")), Path(scratch))
-        cases = task.eval_cases("test")
-        models = [load_checkpoint(path, "cpu")[0] for path in args.checkpoints]
-        if args.dihedral and any("rgb" not in case.metric_args for case in cases):
-            parser.error("--dihedral needs an RGB -> HSI run (its test cases have no RGB image)")
-        tile = int(task.config["train"].get("val_tile", 512))
-        labels = [str(path) for path in args.checkpoints] + ["mean of the predictions"]
+        parts = ("val", "test") if args.blend_prior else ("test",)
+        cases = {part: task.eval_cases(part) for part in parts}
+    if (args.dihedral or args.blend_prior) and any("rgb" not in case.metric_args for case in cases["test"]):
+        parser.error("--dihedral and --blend-prior need an RGB -> HSI run (its test cases have no RGB image)")
+    tile = int(task.config["train"].get("val_tile", 512))
+    labels = [str(path) for path in args.checkpoints] + ["mean of the predictions"]
+    if args.dihedral:
+        labels += [f"{path}, 8 dihedral views" for path in args.checkpoints] + ["mean of the dihedral means"]
+    weights = RESIDUAL_WEIGHTS if args.blend_prior else (1.0,)
+
+    def outputs_of(case) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every row's prediction of one case, and the prior each row is blended with."""
+        predictions = [case.predict(model) for model in models]
+        outputs = [*predictions, np.mean(predictions, axis=0)]
+        priors = [prior_prediction(model, case.metric_args["rgb"]) for model in models] if args.blend_prior else []
+        priors = [*priors, np.mean(priors, axis=0)] if priors else []
         if args.dihedral:
-            labels += [f"{path}, 8 dihedral views" for path in args.checkpoints] + ["mean of the dihedral means"]
-        scores: dict[str, list[dict]] = {label: [] for label in labels}
-        for case in cases:
-            predictions = [case.predict(model) for model in models]
-            outputs = [*predictions, np.mean(predictions, axis=0)]
-            if args.dihedral:
-                views = [[predictions[k]] for k in range(len(models))]
-                for op in range(1, DIHEDRAL_OPS):
-                    rgb = np.ascontiguousarray(dihedral(case.metric_args["rgb"], op))
-                    for k, model in enumerate(models):
-                        view = reconstruct(rgb, model, tile=tile, progress=False)
-                        views[k].append(undo_dihedral(np.asarray(view), op))
-                self_ensembles = [np.mean(v, axis=0) for v in views]
-                outputs += [*self_ensembles, np.mean(self_ensembles, axis=0)]
-            for label, prediction in zip(labels, outputs, strict=True):
-                scores[label].append(evaluate_all(case.truth, prediction, **case.metric_args))
-    result = {
-        "scenes": [case.name for case in cases],
-        "rows": [
-            {
-                "model": label,
-                "psnr": float(np.mean([s["psnr"] for s in rows])),
-                "sam": float(np.mean([s["sam"] for s in rows])),
-                "psnr_per_scene": [round(float(s["psnr"]), 4) for s in rows],
+            views = [[predictions[k]] for k in range(len(models))]
+            for op in range(1, DIHEDRAL_OPS):
+                rgb = np.ascontiguousarray(dihedral(case.metric_args["rgb"], op))
+                for k, model in enumerate(models):
+                    view = reconstruct(rgb, model, tile=tile, progress=False)
+                    views[k].append(undo_dihedral(np.asarray(view), op))
+            self_ensembles = [np.mean(v, axis=0) for v in views]
+            outputs += [*self_ensembles, np.mean(self_ensembles, axis=0)]
+            priors += priors  # the prior is pixel-wise: the mean of its 8 views is itself
+        return outputs, priors
+
+    # scores[part][label][α] = one metrics dict per scene
+    scores = {part: {label: {w: [] for w in weights} for label in labels} for part in parts}
+    for part in parts:
+        for case in cases[part]:
+            outputs, priors = outputs_of(case)
+            for row, (label, prediction) in enumerate(zip(labels, outputs, strict=True)):
+                for w in weights:
+                    blended = prediction if w == 1.0 else blend_with_prior(priors[row], prediction, w)
+                    scores[part][label][w].append(evaluate_all(case.truth, blended, **case.metric_args))
+
+    def mean(rows: list[dict], key: str) -> float:
+        return float(np.mean([r[key] for r in rows]))
+
+    result: dict = {"scenes": [case.name for case in cases["test"]], "rows": []}
+    for label in labels:
+        test = scores["test"][label]
+        row = {
+            "model": label,
+            "psnr": mean(test[1.0], "psnr"),
+            "sam": mean(test[1.0], "sam"),
+            "psnr_per_scene": [round(float(s["psnr"]), 4) for s in test[1.0]],
+        }
+        if args.blend_prior:
+            val = scores["val"][label]
+            chosen = max(weights, key=lambda w: mean(val[w], "psnr"))
+            row["residual_weight"] = {
+                "chosen_on_validation": chosen,
+                "psnr": mean(test[chosen], "psnr"),
+                "sam": mean(test[chosen], "sam"),
+                "psnr_per_scene": [round(float(s["psnr"]), 4) for s in test[chosen]],
+                "every_weight": {
+                    str(w): {part: {k: mean(scores[part][label][w], k) for k in ("psnr", "sam")} for part in parts}
+                    for w in weights
+                },
             }
-            for label, rows in scores.items()
-        ],
-    }
+        result["rows"].append(row)
     for row in result["rows"]:
         print(f"{row['psnr']:.3f} dB  SAM {row['sam']:.2f}  {row['model']}")
+        if "residual_weight" in row:
+            blend = row["residual_weight"]
+            print(
+                f"{blend['psnr']:.3f} dB  SAM {blend['sam']:.2f}  {row['model']}, "
+                f"residual × {blend['chosen_on_validation']} (chosen on validation)"
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

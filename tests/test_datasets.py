@@ -434,6 +434,17 @@ def test_the_ensemble_script_undoes_every_dihedral_view():
         np.testing.assert_array_equal(script.undo_dihedral(dihedral(image, op), op), image)
 
 
+def test_the_ensemble_script_shrinks_the_residual_toward_the_prior():
+    spec = importlib.util.spec_from_file_location("ensemble", Path(__file__).parents[1] / "benchmarks" / "ensemble.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    prior, prediction = np.array([1.0, 2.0, 4.0]), np.array([3.0, 2.0, 0.0])
+    np.testing.assert_array_equal(script.blend_with_prior(prior, prediction, 1.0), prediction)
+    np.testing.assert_array_equal(script.blend_with_prior(prior, prediction, 0.0), prior)
+    np.testing.assert_array_equal(script.blend_with_prior(prior, prediction, 0.75), [2.5, 2.0, 1.0])
+    assert script.RESIDUAL_WEIGHTS[-1] == 1.0  # the model as trained is always a candidate
+
+
 def test_patches_have_the_contract_shapes_and_dtype():
     dataset = PatchDataset(red_band_pairs([(20, 24), (16, 30)], bands=5), patch_size=8, patches_per_epoch=7)
     item = dataset[6]

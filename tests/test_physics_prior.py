@@ -103,6 +103,24 @@ def test_rgb_consistency_reproduces_the_input_exactly():
 
 
 @pytest.mark.parametrize("consistency", [False, True])
+def test_prior_prediction_is_the_model_with_its_residual_at_zero(consistency):
+    """``prior_prediction`` = the forward pass of the same model whose residual outputs zero (projected like it), and
+    it differs from the trained forward pass."""
+    model, srf, _ = fitted_prior_residual(consistency=consistency)
+    rgb = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        at_zero = model(rgb)
+        for p in model.residual.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        prior = model.prior_prediction(rgb)
+        assert (model(rgb) - prior).abs().max() > 1e-3
+    torch.testing.assert_close(prior, at_zero, rtol=0, atol=1e-6)
+    if consistency:
+        rerendered = torch.einsum("kc,nchw->nkhw", torch.from_numpy(srf).float(), prior)
+        torch.testing.assert_close(rerendered, rgb, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("consistency", [False, True])
 def test_exposure_invariant_residual_scales_with_the_light(consistency):
     """``exposure_invariant``: ``f(k x) = k f(x)`` for pixels brighter than the floor (the prior and the projection
     are homogeneous of degree 1, the residual sees chromaticity); the plain residual is not, and an untrained

@@ -121,10 +121,21 @@ class PriorResidual(nn.Module):
             out = out * brightness
         prior = self.prior(rgb)
         out = out + prior if torch.is_grad_enabled() else out.add_(prior)  # in place: one output-sized buffer less
-        if self.consistency:
-            error = rgb - torch.einsum("kc,nchw->nkhw", self.srf.to(out.dtype), out)
-            out = out + torch.einsum("ck,nkhw->nchw", self.back_projection.to(out.dtype), error)
-        return out
+        return self._project(out, rgb)
+
+    def prior_prediction(self, rgb: torch.Tensor) -> torch.Tensor:
+        """What the model predicts with its residual at zero, ``(N, 3, H, W)`` → ``(N, out_bands, H, W)``: the
+        least-squares prior (projected onto ``P ŷ = x`` when ``consistency``). ``forward`` = this + the residual's
+        metameric-black part; a blend ``prior + α (forward − prior)`` shrinks the learned part
+        (``benchmarks/ensemble.py --blend-prior``)."""
+        return self._project(self.prior(rgb), rgb)
+
+    def _project(self, out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        """``out + P⁺ (x − P out)`` when ``consistency`` (exact re-rendering), else ``out`` unchanged."""
+        if not self.consistency:
+            return out
+        error = rgb - torch.einsum("kc,nchw->nkhw", self.srf.to(out.dtype), out)
+        return out + torch.einsum("ck,nkhw->nchw", self.back_projection.to(out.dtype), error)
 
     # The residual network decides how the model may be tiled.
     def receptive_radius(self) -> int | None:
