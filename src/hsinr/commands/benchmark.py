@@ -5,20 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import load_config
+from . import add_override_option
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="train and evaluate a list of methods under one protocol")
     p.add_argument("config", help="benchmark YAML (see configs/table1_cave.yaml)")
     p.add_argument("-o", "--out", help="output folder (default runs/<config name>)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.max_minutes=5",
-    )
+    add_override_option(p, "--set train.max_minutes=5")
     p.add_argument("--retrain", action="store_true", help="train again even where a best.pt exists")
     p.add_argument(
         "--only",

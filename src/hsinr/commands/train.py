@@ -8,20 +8,14 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
+from . import add_override_option
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model from a YAML config (see configs/)")
     p.add_argument("config", help="YAML experiment file")
     p.add_argument("-o", "--run-dir", help="output folder (default runs/<config name>)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.epochs=5 --set model.args.cell_size=8",
-    )
+    add_override_option(p, "--set train.epochs=5 --set model.args.cell_size=8")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt (same settings)")
     p.add_argument(
         "--allow-changed",
