@@ -37,6 +37,7 @@ SWITCHES = [
     {"upsample": "bilinear"},
     {"upsample": "bicubic"},
     {"upsample": "pixelshuffle"},
+    {"activation": "leaky_relu"},
 ]
 
 
@@ -89,6 +90,21 @@ def test_inf3_rejects_bad_sizes_and_options():
         make({"name": "inf3", "args": {"weights": "nearest"}})
     with pytest.raises(ConfigError, match="belong to INF"):
         make({"name": "inf3", "args": {"upsample": "bilinear", "weights": "area"}})
+
+
+def test_a_leaky_activation_keeps_a_gradient_where_dead_relus_have_none():
+    """With every hidden unit of the decoder pushed below zero (a "dead" decoder), ReLU passes no gradient to the
+    encoders, so training cannot leave the long skip; the leaky activation does. Unknown names are refused."""
+    gradients = {}
+    for activation in ("relu", "leaky_relu"):
+        model = tiny_inf3(4, bands=5, activation=activation)
+        with torch.no_grad():
+            model.decoder[0].bias.fill_(-100.0)
+        model(torch.rand(1, 5, 4, 4), torch.rand(1, 3, 16, 16)).sum().backward()
+        gradients[activation] = sum(float(p.grad.abs().sum()) for p in model.spatial.parameters())
+    assert gradients["relu"] == 0.0 and gradients["leaky_relu"] > 0.0
+    with pytest.raises(ConfigError, match="activation"):
+        make({"name": "inf3", "args": {"activation": "gelu"}})
 
 
 def test_inr_cs_weights_hand_computed():

@@ -24,6 +24,10 @@ Inputs: LR-HSI ``X`` ``(N, S, h, w)`` and HR-MSI ``Y`` ``(N, s, H, W)`` with ``H
   trained on 64×64 patches would see different values on a whole image (LIIF rescales it the same way).
 * **Decoder** (eq. 6): two 3×3 convolutions (ReLU between) on ``E`` plus the long skip ``X^U``:
   ``X̃ = Decoder(E) + X^U``.
+* **Activation** (our option, ``activation``): ``"relu"`` everywhere above (the paper's), or ``"leaky_relu"``
+  (slope 0.2 for negative inputs). Trained from scratch with ReLU, a seed-dependent share of runs never leaves the
+  long skip: most of the decoder's hidden channels are zero at every pixel ("dying ReLU", ``docs/fusion.md``); a
+  leaky unit keeps a gradient where a ReLU has none.
 * **Prior** (our option, ``prior``): ``"bicubic"`` is the paper's ``X^U``. ``"regression"`` replaces ``X^U`` — in the
   spatial branch's input and in the long skip — by the classical regression fusion of the pair
   (:func:`hsinr.models.classical_fusion.regression_fusion`, fitted to each input pair, no gradient), and starts the
@@ -67,6 +71,8 @@ from .registry import register
 WEIGHTINGS = ("cs", "area", "learned")
 UPSAMPLINGS = ("inf3", "bilinear", "bicubic", "pixelshuffle")
 PRIORS = ("bicubic", "regression")
+ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True)}
+"""The hidden-layer nonlinearities of ``activation`` (constructors)."""
 
 
 def pixel_centres(size: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -141,14 +147,14 @@ def axis_neighbours(hr_size: int, scale: int, device: torch.device | str | None 
     return AxisNeighbours(index, offset, nearest)  # type: ignore[arg-type]
 
 
-def conv_stack(in_channels: int, width: int, out_channels: int, layers: int) -> nn.Sequential:
-    """``layers`` 3×3 convolutions (zero padding, size preserved), ReLU between them, linear output."""
+def conv_stack(in_channels: int, width: int, out_channels: int, layers: int, activation: str = "relu") -> nn.Sequential:
+    """``layers`` 3×3 convolutions (zero padding, size preserved), ``activation`` between them, linear output."""
     sizes = [in_channels] + [width] * (layers - 1) + [out_channels]
     modules: list[nn.Module] = []
     for k in range(layers):
         modules.append(nn.Conv2d(sizes[k], sizes[k + 1], 3, padding=1))
         if k < layers - 1:
-            modules.append(nn.ReLU(inplace=True))
+            modules.append(ACTIVATIONS[activation]())
     return nn.Sequential(*modules)
 
 
@@ -158,10 +164,13 @@ class SplitInputMLP(nn.Module):
     ``W · Cat(a, b, c) = W_a·a + W_b·b + W_c·c``, so the network is exactly the MLP of eq. 15 on the concatenation;
     the split lets INF³ apply the first layer to the LR features once on the LR grid and to ``S_pa`` once for all
     four neighbours, instead of four times on the HR grid. Parts of 0 channels are skipped. Tensors are
-    channels-last ``(..., C)``. Hidden layers use ReLU; the output layer is linear.
+    channels-last ``(..., C)``. Hidden layers use ``activation`` (a key of :data:`ACTIVATIONS`); the output layer is
+    linear.
     """
 
-    def __init__(self, part_channels: Sequence[int], hidden: Sequence[int], out_channels: int):
+    def __init__(
+        self, part_channels: Sequence[int], hidden: Sequence[int], out_channels: int, activation: str = "relu"
+    ):
         super().__init__()
         sizes = [*hidden, out_channels]
         self.part_channels = [int(c) for c in part_channels]
@@ -170,7 +179,7 @@ class SplitInputMLP(nn.Module):
         )
         layers: list[nn.Module] = []
         for k in range(1, len(sizes)):
-            layers += [nn.ReLU(), nn.Linear(sizes[k - 1], sizes[k])]
+            layers += [ACTIVATIONS[activation](), nn.Linear(sizes[k - 1], sizes[k])]
         self.rest = nn.Sequential(*layers)
 
     def project(self, part: int, x: torch.Tensor) -> torch.Tensor:
@@ -234,6 +243,7 @@ class INFN(nn.Module):
             fusion errs differently and the blend, fitted on the training scenes, errs less than any one of them.
         calibration_cross_bands: ``False`` drops the cross-band weights ``m`` (``C − 1`` per band): for many bands
             and few training pixels (a half of a remote-sensing cube) they overfit.
+        activation: ``"relu"`` (the paper's) or ``"leaky_relu"`` in every hidden layer (encoders, MLP, decoder).
     """
 
     input_keys = ("lr_hsi", "hr_msi")
@@ -261,6 +271,7 @@ class INFN(nn.Module):
         calibration: int = 0,
         calibration_windows: Sequence[int] = (),
         calibration_cross_bands: bool = True,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         if out_bands is not None and out_bands != hsi_bands:
@@ -277,6 +288,8 @@ class INFN(nn.Module):
             raise ConfigError(
                 f"inf3: weights and relative_coords belong to INF³ and cannot be changed with upsample={upsample!r}"
             )
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"inf3: activation={activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if prior not in PRIORS:
             raise ConfigError(f"inf3: prior={prior!r}; choose one of {', '.join(PRIORS)}")
         self.prior, self.prior_degree = prior, int(prior_degree)
@@ -302,8 +315,10 @@ class INFN(nn.Module):
         self.weights, self.upsample = weights, upsample
         self.lr_hf, self.hr_hf, self.relative_coords = bool(lr_hf), bool(hr_hf), bool(relative_coords)
 
-        self.spectral = conv_stack(hsi_bands, encoder_width, spectral_features, encoder_layers)  # F_φ, eq. 3
-        self.spatial = conv_stack(hsi_bands + msi_bands, encoder_width, spatial_features, encoder_layers)  # F_ψ, eq. 4
+        self.spectral = conv_stack(hsi_bands, encoder_width, spectral_features, encoder_layers, activation)  # eq. 3
+        self.spatial = conv_stack(  # F_ψ, eq. 4
+            hsi_bands + msi_bands, encoder_width, spatial_features, encoder_layers, activation
+        )
         lr_channels = spectral_features + (spatial_features if self.lr_hf else 0)  # F¹, eq. 11
         parts = [  # F¹ (eq. 11), S_pa(C_q) (eq. 13), C_q - C_i (eq. 14)
             lr_channels,
@@ -315,10 +330,10 @@ class INFN(nn.Module):
                 nn.Conv2d(lr_channels, lr_channels * self.scale**2, 3, padding=1), nn.PixelShuffle(self.scale)
             )
         extra_logit = 1 if (upsample == "inf3" and weights == "learned") else 0
-        self.mlp = SplitInputMLP(parts, list(mlp_hidden), fused_features + extra_logit)  # eq. 15
+        self.mlp = SplitInputMLP(parts, list(mlp_hidden), fused_features + extra_logit, activation)  # eq. 15
         self.decoder = nn.Sequential(  # eq. 6
             nn.Conv2d(fused_features, fused_features, 3, padding=1),
-            nn.ReLU(inplace=True),
+            ACTIVATIONS[activation](),
             nn.Conv2d(fused_features, hsi_bands, 3, padding=1),
         )
         if prior != "bicubic":
