@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         task = make_task(load_config(str(run_dir / "method_config.yaml")), Path(scratch))
         parts = ("val", "test") if args.blend_prior else ("test",)
         cases = {part: task.eval_cases(part) for part in parts}
+    if args.blend_prior and not cases["val"]:
+        parser.error("--blend-prior chooses the residual's weight on validation scenes; this run's split has none")
     if (args.dihedral or args.blend_prior) and any("rgb" not in case.metric_args for case in cases["test"]):
         parser.error("--dihedral and --blend-prior need an RGB -> HSI run (its test cases have no RGB image)")
     tile = int(task.config["train"].get("val_tile", 512))
