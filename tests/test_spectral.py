@@ -190,6 +190,20 @@ def test_resolve_response_builtin_path_and_errors(tmp_path):
         load_response(tmp_path / "camera.txt")
 
 
+def test_resolve_response_reads_a_file_without_importing_colour(tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "camera.npy", random_response(7).srf)
+    check = (
+        "import sys; from hsinr.spectral import resolve_response; "
+        f"assert resolve_response({str(tmp_path / 'camera.npy')!r}).srf.shape == (3, 31); "
+        "assert 'colour' not in sys.modules, 'colour was imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+
+
 def test_shared_nikon_d700_cave_rows_sum_to_one():
     path = SHARED_SRF / "nikon_d700_cave.mat"
     if not path.is_file():

@@ -308,11 +308,13 @@ def resolve_response(spec: str, wavelengths: np.ndarray | None = None) -> Camera
     """A response from a command-line spec: a builtin name, a file path, or ``"path:key"`` for multi-array files.
 
     Builtin responses come sum-normalised (:func:`builtin_response`); files come as stored (:func:`load_response`).
+    An existing file is read as one before the builtin names are looked up, so reading a file never imports
+    ``colour`` (about half a second).
     """
-    if spec.lower() in list_builtin_responses():
-        return builtin_response(spec, wavelengths)
     if Path(spec).is_file():
         return load_response(spec, wavelengths)
+    if spec.lower() in list_builtin_responses():
+        return builtin_response(spec, wavelengths)
     path, separator, key = spec.rpartition(":")
     if separator and Path(path).is_file():
         return load_response(path, wavelengths, key=key)
