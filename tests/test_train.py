@@ -293,6 +293,15 @@ def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_dre
     assert "split" not in regions and regions["regions"].startswith("train = a")
 
 
+def test_benchmark_protocol_shows_explicit_split_lists_without_the_default_ratios():
+    from hsinr.benchmark import protocol_of
+
+    config = load_config(None)  # the defaults' ratios and seed stay beside lists merged over them; the lists win
+    config["data"]["split"] = {**config["data"]["split"], "train": ["a", "b"], "val": ["c"], "test": ["d"]}
+    protocol = protocol_of(config, [])
+    assert protocol["split"] == "data.split = {'train': ['a', 'b'], 'val': ['c'], 'test': ['d']}"
+
+
 def test_benchmark_protocol_names_explicit_folds_and_each_methods_overrides():
     from hsinr.benchmark import protocol_of
 
