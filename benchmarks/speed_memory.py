@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/speed_memory.py [--out benchmarks/results/speed_memory.json] [--device cpu|cuda]
-                                      [--threads 1] [--size 256] [--repeats 5] [--steps 5]
+                                      [--threads 1] [--size 256] [--repeats 5] [--steps 5] [--amp off|bf16|fp16]
 
 For each model (``configs/inr_hsisr_paper.yaml``, ``configs/inr_hsisr_efficient.yaml`` and the recipe
 ``configs/inr_hsisr_cave.yaml`` — root-polynomial prior + efficient INR residual, its prior fitted to random data —
@@ -21,6 +21,9 @@ and ``mst_plus_plus`` with its defaults) it reports:
   step; two warm-up steps, then the median step time of ``steps`` steps, as patches per wall-clock second and per
   CPU second of the process (another child, whose peak RSS is ``train_peak_rss_mb``);
 * ratios of each number to MST++'s, measured in the same run.
+
+``--amp bf16`` / ``fp16`` runs the forward passes of both tasks under autocast, as ``train.amp`` does in training
+(the loss in float32; fp16 without a gradient scaler, which changes no timing).
 
 Each measurement runs in its own child process (``python speed_memory.py --child ...``) so that peak memory
 belongs to one model and one task. Numerical libraries use ``--threads`` threads (default 1): on a shared machine
@@ -97,7 +100,18 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_inference(spec: dict, size: int, repeats: int, device_name: str) -> dict:
+def _autocast(device, amp: str):
+    """The forward pass's precision context: ``off`` (float32), ``bf16`` or ``fp16`` autocast."""
+    import contextlib
+
+    import torch
+
+    if amp == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def measure_inference(spec: dict, size: int, repeats: int, device_name: str, amp: str) -> dict:
     """Child task: parameters, MACs/pixel, median forward time and peak memory on one ``size``² image."""
     import torch
 
@@ -120,7 +134,8 @@ def measure_inference(spec: dict, size: int, repeats: int, device_name: str) -> 
         for index in range(repeats + 1):  # the first pass is the warm-up
             _sync(device)
             wall, cpu = time.perf_counter(), time.process_time()
-            model(rgb)
+            with _autocast(device, amp):
+                model(rgb)
             _sync(device)
             if index:
                 walls.append(time.perf_counter() - wall)
@@ -136,7 +151,7 @@ def measure_inference(spec: dict, size: int, repeats: int, device_name: str) -> 
     return result
 
 
-def measure_training(spec: dict, steps: int, device_name: str) -> dict:
+def measure_training(spec: dict, steps: int, device_name: str, amp: str) -> dict:
     """Child task: median time of one L1 + backward + Adam step on 8 random 64×64 patches → patches per second."""
     import torch
     import torch.nn.functional as F
@@ -152,7 +167,9 @@ def measure_training(spec: dict, steps: int, device_name: str) -> dict:
     for index in range(steps + 2):  # two warm-up steps (allocations, Adam state)
         _sync(device)
         start, cpu = time.perf_counter(), time.process_time()
-        loss = F.l1_loss(model(rgb), cube)
+        with _autocast(device, amp):
+            prediction = model(rgb)
+        loss = F.l1_loss(prediction.float(), cube)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -185,6 +202,8 @@ def run_child(label: str, task: str, options: argparse.Namespace) -> dict:
         str(options.repeats),
         "--steps",
         str(options.steps),
+        "--amp",
+        options.amp,
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -199,9 +218,9 @@ def child_main(options: argparse.Namespace) -> None:
     label, task = options.child
     spec = model_spec(label)
     if task == "infer":
-        result = measure_inference(spec, options.size, options.repeats, options.device)
+        result = measure_inference(spec, options.size, options.repeats, options.device, options.amp)
     else:
-        result = measure_training(spec, options.steps, options.device)
+        result = measure_training(spec, options.steps, options.device, options.amp)
     print(json.dumps(result))
 
 
@@ -247,6 +266,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="inference image height = width")
     parser.add_argument("--repeats", type=int, default=5, help="timed inference passes (after one warm-up)")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps (after two warm-up steps)")
+    parser.add_argument("--amp", default="off", choices=("off", "bf16", "fp16"), help="autocast of the forward passes")
     parser.add_argument(
         "--models",
         nargs="+",
@@ -285,6 +305,7 @@ def main() -> None:
             "train_batch": TRAIN_BATCH,
             "train_patch": TRAIN_PATCH,
             "train_steps": options.steps,
+            "amp": options.amp,
             "macs_input": [64, 64],
         },
         "models": rows,
