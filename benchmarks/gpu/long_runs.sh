@@ -1,36 +1,31 @@
 #!/usr/bin/env bash
 # One device-machine session for issue 12 (docs/benchmarks.md, "Training on a GPU"), all on one H200:
-#   1. speed_memory.py on the idle GPU: the paper INR-HSISR and the recipe, float32 and bf16 autocast;
-#   2. side by side (one process each, MPS on): the paper config with the paper's schedule (125,000 steps, bf16,
+#   1. side by side (one process each, MPS on): the paper config with the paper's schedule (125,000 steps, bf16,
 #      stopped by a wall-clock cap: its curve and throughput are the result) and the rows of configs/recipe_gpu.yaml;
-#   3. back in $OUT: histories, summaries and run configs (one .tgz), speed JSON, the recipe rows' best.pt. The
+#   2. back in $OUT: histories, summaries and run configs (one .tgz) and the recipe rows' best.pt. The
 #      recipe table is then made on a CPU, where the test scenes are: `hsinr benchmark configs/recipe_gpu.yaml -o
 #      runs/recipe_gpu` with the fetched run folders in runs/recipe_gpu/runs/ (it reuses their best.pt).
-# Prepared here, git-ignored and carried (.gpu_b .whl .gpu_shim):
+# Prepared here, git-ignored and carried (.gpu_b .whl):
 #   python benchmarks/gpu/cave_pack.py pack ../shared/data/cave_256 .gpu_b --exclude $TEST   (+ nikon_d700_cave.mat)
-#   .whl/spectral-0.25-py3-none-any.whl; .gpu_shim/imagecodecs.py (a stand-in: no PNG is read or written here).
+#   .whl/spectral-0.25-py3-none-any.whl (the device image lacks it; `pip wheel spectral==0.25 --no-deps`).
+# The image lacks imagecodecs too: a stand-in module is written below (no PNG is read or written by these runs).
 set -u
 T0=$SECONDS
 TEST="beads_256 fake_and_real_lemons_256 flowers_256 glass_tiles_256 real_and_fake_peppers_256"
 RECIPE_ROWS=("Recipe, 4000 steps" "Recipe, 16000 steps" "Recipe, batch 32, 8000 steps"
              "Recipe with a larger residual, 8000 steps")
 DEADLINE=${DEADLINE:-500}   # seconds after the start: jobs still running then are stopped, results are packed
-DEVICE=${DEVICE:-cuda}      # DEVICE=cpu DEADLINE=150 SIZE=64 STEPS=1 (in a copy of the repo): a dry run of this script
-SIZE=${SIZE:-512}; STEPS=${STEPS:-20}   # speed_memory: inference image size, timed training steps
+DEVICE=${DEVICE:-cuda}      # DEVICE=cpu DEADLINE=120 (in a copy of the repo): a dry run of this script
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=$PWD/src:$PWD/.gpu_shim:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p /tmp/shim && python3 -c "import imagecodecs" 2>/dev/null || printf '%s\n' \
+  'def __getattr__(name):' '    raise ImportError("imagecodecs is not installed on this machine")' > /tmp/shim/imagecodecs.py
+export PYTHONPATH=$PWD/src:/tmp/site:/tmp/shim PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p ../shared/data/srf && cp .gpu_b/nikon_d700_cave.mat ../shared/data/srf/ || exit 1
 python3 benchmarks/gpu/cave_pack.py unpack .gpu_b ../shared/data/cave_256 --placeholder $TEST || exit 1
 echo "scenes: $(ls ../shared/data/cave_256 | wc -l) at $((SECONDS - T0)) s"
 RUNS=/tmp/runs; mkdir -p $RUNS/logs
 nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
-
-for amp in off bf16; do
-  timeout 100 python3 benchmarks/speed_memory.py --device $DEVICE --amp $amp --models inr_hsisr_paper inr_hsisr_recipe \
-    --steps $STEPS --repeats 5 --size $SIZE --out $RUNS/speed_gpu_$amp.json 2>&1 | tail -4
-done
-echo "speed done at $((SECONDS - T0)) s"
 
 nvidia-cuda-mps-control -d && echo "MPS daemon started"
 python3 -m hsinr.cli train configs/inr_hsisr_paper.yaml -o $RUNS/paper_bf16 --quiet --set train.device=$DEVICE \
