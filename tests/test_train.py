@@ -293,13 +293,16 @@ def test_benchmark_protocol_joins_the_generic_split_with_the_scenes_the_task_dre
     assert "split" not in regions and regions["regions"].startswith("train = a")
 
 
-def test_benchmark_protocol_shows_explicit_split_lists_without_the_default_ratios():
+def test_an_explicit_split_in_a_config_file_drops_the_default_ratios(tmp_path):
     from hsinr.benchmark import protocol_of
 
-    config = load_config(None)  # the defaults' ratios and seed stay beside lists merged over them; the lists win
-    config["data"]["split"] = {**config["data"]["split"], "train": ["a", "b"], "val": ["c"], "test": ["d"]}
-    protocol = protocol_of(config, [])
-    assert protocol["split"] == "data.split = {'train': ['a', 'b'], 'val': ['c'], 'test': ['d']}"
+    path = tmp_path / "config.yaml"
+    path.write_text("data: {split: {train: [a, b], val: [c], test: [d]}}\n")
+    config = load_config(path)
+    assert config["data"]["split"] == {"train": ["a", "b"], "val": ["c"], "test": ["d"]}
+    assert protocol_of(config, [])["split"] == "data.split = {'train': ['a', 'b'], 'val': ['c'], 'test': ['d']}"
+    path.write_text("data: {split: {seed: 3}}\n")  # ratios left out: the default ratios still apply
+    assert load_config(path)["data"]["split"] == {"ratios": [0.6, 0.2, 0.2], "seed": 3}
 
 
 def test_benchmark_protocol_names_explicit_folds_and_each_methods_overrides():

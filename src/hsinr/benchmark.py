@@ -282,9 +282,7 @@ def protocol_of(config: dict, task_lines: list[str]) -> dict:
     if folds:
         split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else "1 explicit fold"
     else:
-        spec = data.get("split") or {}
-        explicit = {k: spec[k] for k in ("train", "val", "test") if k in spec}  # explicit lists win over ratios
-        split = f"data.split = {explicit or spec}"
+        split = f"data.split = {data.get('split')}"
     protocol = {
         "split": split,
         "seed": (

@@ -489,6 +489,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         config = deep_merge(config, loaded)
+        split = (loaded.get("data") or {}).get("split") if isinstance(loaded.get("data"), dict) else None
+        if isinstance(split, dict) and any(key in split for key in ("train", "val", "test")):
+            config["data"]["split"] = copy.deepcopy(split)  # explicit lists: the default ratios and seed do not apply
     for item in overrides or []:
         set_dotted(config, item)
     return validate_config(config)
