@@ -22,7 +22,7 @@ and ``mst_plus_plus`` with its defaults) it reports:
   CPU second of the process (another child, whose peak RSS is ``train_peak_rss_mb``);
 * ratios of each number to MST++'s, measured in the same run.
 
-``--amp bf16`` / ``fp16`` runs the forward passes of both tasks under autocast, as ``train.amp`` does in training
+``--amp bf16`` / ``fp16`` runs the forward passes of both tasks under :func:`hsinr.train.autocast`, as training does
 (the loss in float32; fp16 without a gradient scaler, which changes no timing).
 
 Each measurement runs in its own child process (``python speed_memory.py --child ...``) so that peak memory
@@ -100,22 +100,12 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _autocast(device, amp: str):
-    """The forward pass's precision context: ``off`` (float32), ``bf16`` or ``fp16`` autocast."""
-    import contextlib
-
-    import torch
-
-    if amp == "off":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
 def measure_inference(spec: dict, size: int, repeats: int, device_name: str, amp: str) -> dict:
     """Child task: parameters, MACs/pixel, median forward time and peak memory on one ``size``² image."""
     import torch
 
     from hsinr.complexity import count_parameters, macs_per_pixel
+    from hsinr.train import autocast
 
     device = torch.device(device_name)
     torch.manual_seed(0)
@@ -134,7 +124,7 @@ def measure_inference(spec: dict, size: int, repeats: int, device_name: str, amp
         for index in range(repeats + 1):  # the first pass is the warm-up
             _sync(device)
             wall, cpu = time.perf_counter(), time.process_time()
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 model(rgb)
             _sync(device)
             if index:
@@ -156,6 +146,8 @@ def measure_training(spec: dict, steps: int, device_name: str, amp: str) -> dict
     import torch
     import torch.nn.functional as F
 
+    from hsinr.train import autocast
+
     device = torch.device(device_name)
     torch.manual_seed(0)
     model = untrained_model(spec).to(device).train()
@@ -167,7 +159,7 @@ def measure_training(spec: dict, steps: int, device_name: str, amp: str) -> dict
     for index in range(steps + 2):  # two warm-up steps (allocations, Adam state)
         _sync(device)
         start, cpu = time.perf_counter(), time.process_time()
-        with _autocast(device, amp):
+        with autocast(device, amp):
             prediction = model(rgb)
         loss = F.l1_loss(prediction.float(), cube)
         optimizer.zero_grad(set_to_none=True)

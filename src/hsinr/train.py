@@ -192,7 +192,7 @@ def update_weight_average(ema: AveragedModel, model: torch.nn.Module) -> None:
         averaged.copy_(current)
 
 
-def _autocast(device: torch.device, amp: str):
+def autocast(device: torch.device, amp: str):
     """Mixed precision context for the forward pass (``train.amp``: off, bf16, fp16)."""
     if amp in (None, "off", False):
         return contextlib.nullcontext()
@@ -318,7 +318,7 @@ def _train(config, run_dir, resume, progress, device, world) -> dict:
         )
         for batch in bar:
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 loss, _ = task.loss(train_model, batch)
             if not torch.isfinite(loss):
                 raise TrainingError(
