@@ -567,6 +567,28 @@ def test_detail_calibration_starts_as_the_identity_and_fits_a_known_filter():
     assert "stacked" not in DetailCalibration(bands, 1).state_dict()  # checkpoints from before the blend still load
 
 
+def test_detail_calibration_ridge_shrinks_towards_the_uncalibrated_fusion():
+    """A huge ridge leaves the identity (the fusion unchanged), not zero detail; a tiny one fits the truth's filter;
+    the ridge between them gives a filter between the two."""
+    from hsinr.models.detail_calibration import DetailCalibration
+
+    bands, kernel = 3, 3
+    rng = torch.Generator().manual_seed(1)
+    scenes = [[torch.rand(1, bands, 16, 16, generator=rng) for _ in range(2)] for _ in "ab"]
+    # the truth carries half of the fusion's detail in every band
+    triples = [(up, (fused,), up + 0.5 * (fused - up)) for up, fused in scenes]
+    identity = DetailCalibration(bands, kernel).own
+    centre = (slice(None), 0, kernel // 2, kernel // 2)
+    fitted = {}
+    for ridge in (1e-8, 1.0, 1e8):
+        calibration = DetailCalibration(bands, kernel, cross_bands=False, ridge=ridge)
+        calibration.fit(iter(triples))
+        fitted[ridge] = calibration.own
+    torch.testing.assert_close(fitted[1e8], identity, atol=1e-6, rtol=0)
+    torch.testing.assert_close(fitted[1e-8][centre], torch.full((bands,), 0.5), atol=1e-5, rtol=0)
+    assert torch.all((fitted[1.0][centre] > 0.5 + 1e-3) & (fitted[1.0][centre] < 1.0 - 1e-3))
+
+
 def test_inf3_calibration_is_fitted_on_the_training_scenes_and_travels_in_the_checkpoint(tmp_path):
     """``calibration: K`` needs the regression prior; the fusion trainer fits it before the first step, so step 0 is
     the calibrated prior, and the fitted filter is in ``best.pt``."""

@@ -16,8 +16,10 @@ in other fusions of the same pair (``sources − 1`` of them, e.g. the regressio
 windows: each errs differently, and a blend fitted on training scenes errs less than any one of them). In all
 ``C·(K² + C − 1 + sources − 1)`` numbers (``C·(K² + sources − 1)`` with ``cross_bands=False``, which
 drops ``m``). The identity (``k_b`` a unit impulse, ``m = 0``, ``a = 0``) returns ``F``
-unchanged: that is the state before fitting. Fitting solves, band by band, the normal equations of ``X − U`` on these
-features over every pixel of the training scenes (ridge ``1e-8`` of the mean diagonal, float64).
+unchanged: that is the state before fitting. Fitting solves, band by band, the normal equations of the identity's
+error ``X − F`` on these features over every pixel of the training scenes (float64) and adds the result to the
+identity, so the ridge (``ridge`` times the mean diagonal, ``1e-8`` by default) shrinks the calibration towards the
+uncalibrated fusion, never below it.
 """
 
 from __future__ import annotations
@@ -35,14 +37,17 @@ class DetailCalibration(nn.Module):
     """``(upsampled, fused, *others)`` ``(N, C, H, W)`` → calibrated ``(N, C, H, W)``.
 
     ``kernel`` is the odd side ``K`` of the own-band filter; ``sources`` the number of fusions it combines (``fused``
-    and ``sources − 1`` others, passed in the same order at fit and at use).
+    and ``sources − 1`` others, passed in the same order at fit and at use); ``ridge`` the relative ridge of the fit
+    (a large one keeps ``F``).
     """
 
     own: torch.Tensor  # (C, 1, K, K): k_b, applied depthwise
     cross: torch.Tensor  # (C, C, 1, 1): m_bc, zero diagonal
     stacked: torch.Tensor  # (C, sources − 1): a_bs; only registered when sources > 1 (older checkpoints load)
 
-    def __init__(self, bands: int, kernel: int, sources: int = 1, cross_bands: bool = True) -> None:
+    def __init__(
+        self, bands: int, kernel: int, sources: int = 1, cross_bands: bool = True, ridge: float = 1e-8
+    ) -> None:
         super().__init__()
         if kernel < 1 or kernel % 2 == 0:
             raise ConfigError(f"detail calibration kernel must be an odd number ≥ 1, got {kernel}")
@@ -50,6 +55,7 @@ class DetailCalibration(nn.Module):
             raise ConfigError(f"detail calibration needs at least one fusion, got sources={sources}")
         self.bands, self.kernel, self.sources = int(bands), int(kernel), int(sources)
         self.cross_bands = bool(cross_bands)
+        self.ridge = float(ridge)
         own = torch.zeros(bands, 1, kernel, kernel)
         own[:, 0, kernel // 2, kernel // 2] = 1.0
         self.register_buffer("own", own)
@@ -89,7 +95,7 @@ class DetailCalibration(nn.Module):
         for upsampled, (fused, *others), truth in scenes:
             self._check_sources(others)
             detail = (fused - upsampled).double()
-            target = (truth - upsampled).double()[0].reshape(bands, -1)  # (C, HW)
+            target = (truth - fused).double()[0].reshape(bands, -1)  # (C, HW): the correction of the identity
             flat = detail[0].reshape(bands, -1)
             stacked = [(other - upsampled).double()[0].reshape(bands, -1) for other in others]
             padded = self._own_taps(detail)
@@ -103,8 +109,10 @@ class DetailCalibration(nn.Module):
             seen += 1
         if not seen:
             raise ConfigError("detail calibration: no training scenes to fit it on")
-        ridge = 1e-8 * gram.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None] * torch.eye(size, dtype=torch.float64)
+        scale = self.ridge * gram.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
+        ridge = scale * torch.eye(size, dtype=torch.float64)
         solution = torch.linalg.solve(gram + ridge, moment)  # (C, size)
+        solution[:, taps // 2] += 1.0  # the centre tap: the identity plus its fitted correction
         self.own.copy_(solution[:, :taps].reshape(bands, 1, self.kernel, self.kernel).float())
         weights = torch.zeros(bands, bands, dtype=torch.float64)
         for b in range(bands if cross else 0):
