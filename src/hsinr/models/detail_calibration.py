@@ -19,7 +19,7 @@ drops ``m``). The identity (``k_b`` a unit impulse, ``m = 0``, ``a = 0``) return
 unchanged: that is the state before fitting. Fitting solves, band by band, the normal equations of the identity's
 error ``X − F`` on these features over every pixel of the training scenes (float64) and adds the result to the
 identity, so the ridge (``ridge`` times the mean diagonal, ``1e-8`` by default) shrinks the calibration towards the
-uncalibrated fusion, never below it.
+uncalibrated fusion ``F``, not towards zero detail.
 """
 
 from __future__ import annotations
