@@ -47,12 +47,6 @@ BAND_RESIDUAL_WEIGHTS = tuple(float(w) for w in np.linspace(0.0, 1.5, 13))
 """The weights α_b that ``--band-weights`` tries for each band (0 = the prior, 1 = the model as trained)."""
 
 
-def band_psnr(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """``(C,)`` PSNR of each band (peak 1, dB): the terms whose mean is :func:`hsinr.metrics.psnr`."""
-    mse = np.square(prediction.astype(np.float64) - truth).reshape(-1, truth.shape[-1]).mean(axis=0)
-    return -10.0 * np.log10(np.maximum(mse, 1e-20))
-
-
 def blend_with_prior(prior: np.ndarray, prediction: np.ndarray, weight) -> np.ndarray:
     """``prior + weight · (prediction − prior)``: the prediction with its learned residual scaled by ``weight`` (a
     number, or one per band: ``(C,)``)."""
@@ -96,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from hsinr.config import load_config
     from hsinr.data.patches import DIHEDRAL_OPS, dihedral
     from hsinr.infer import reconstruct
-    from hsinr.metrics import evaluate_all
+    from hsinr.metrics import band_psnr, evaluate_all
     from hsinr.tasks import make_task
 
     run_dir = args.checkpoints[0].parent

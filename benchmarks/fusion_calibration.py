@@ -39,12 +39,6 @@ DEGREE = 2  # root-polynomial degree of the regression (INF³'s prior_degree def
 BLENDS = [[0], [32], [0, 32], [0, 32, 128]]  # calibration_windows tried with the chosen kernel
 
 
-def band_psnr(cube: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """``(C,)`` PSNR per band, peak 1 (the evaluation's PSNR is their mean)."""
-    mse = np.mean((pred.astype(np.float64) - cube) ** 2, axis=(0, 1))
-    return 10 * np.log10(1 / np.maximum(mse, 1e-30))
-
-
 def sharpness(image: np.ndarray) -> np.ndarray:
     """``(C,)`` mean squared difference between neighbouring pixels (both axes) over the variance, per band."""
     image = image.astype(np.float64)
@@ -56,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = argument_parser(__doc__.splitlines()[0], DEFAULT_OUT).parse_args(argv)
 
     from hsinr.io.atomic import write_text_atomic
-    from hsinr.metrics import psnr, sam
+    from hsinr.metrics import band_psnr, psnr, sam
     from hsinr.models.calibrated_fusion import regression_fit, to_batch
     from hsinr.models.detail_calibration import DetailCalibration
     from hsinr.spectral.degradation import upsample_bicubic

@@ -42,6 +42,8 @@ def test_psnr_hand_computed():
     assert metrics.psnr(gt, pred, peak=2.0) == pytest.approx(expected + 10 * math.log10(4.0), abs=1e-9)
     # eq. 12 uses max(gt) = 0.5 as the peak: 10*log10(0.25) lower
     assert metrics.psnr_max(gt, pred) == pytest.approx(expected + 10 * math.log10(0.25), abs=1e-9)
+    np.testing.assert_allclose(metrics.band_psnr(gt, pred), [10 * math.log10(400.0), 20.0], atol=1e-9)
+    np.testing.assert_allclose(metrics.band_psnr(gt, gt), [metrics.PSNR_CAP_DB] * 2)
 
 
 def test_identical_inputs_give_the_limits():

@@ -52,9 +52,22 @@ def _band_mse(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return ((pred - gt) ** 2).mean(axis=(0, 1))
 
 
-def _psnr_from_mse(mse: np.ndarray, peak: float) -> float:
+def _band_psnr_from_mse(mse: np.ndarray, peak: float) -> np.ndarray:
     floor = peak**2 * 10.0 ** (-PSNR_CAP_DB / 10.0)
-    return float(np.mean(10.0 * np.log10(peak**2 / np.maximum(mse, floor))))
+    return 10.0 * np.log10(peak**2 / np.maximum(mse, floor))
+
+
+def _psnr_from_mse(mse: np.ndarray, peak: float) -> float:
+    return float(np.mean(_band_psnr_from_mse(mse, peak)))
+
+
+def band_psnr(gt: np.ndarray, pred: np.ndarray, peak: float = 1.0) -> np.ndarray:
+    """``(C,)`` PSNR of each band in dB, ``10*log10(peak**2 / MSE_b)``, each capped at :data:`PSNR_CAP_DB`: the
+    terms whose mean is :func:`psnr`."""
+    if peak <= 0:
+        raise DataError(f"psnr: peak must be positive, got {peak}")
+    gt, pred = _pair(gt, pred)
+    return _band_psnr_from_mse(_band_mse(gt, pred), float(peak))
 
 
 def psnr(gt: np.ndarray, pred: np.ndarray, peak: float = 1.0) -> float:
@@ -62,10 +75,7 @@ def psnr(gt: np.ndarray, pred: np.ndarray, peak: float = 1.0) -> float:
 
     Each band is capped at :data:`PSNR_CAP_DB` (identical images give 100 dB).
     """
-    if peak <= 0:
-        raise DataError(f"psnr: peak must be positive, got {peak}")
-    gt, pred = _pair(gt, pred)
-    return _psnr_from_mse(_band_mse(gt, pred), float(peak))
+    return float(np.mean(band_psnr(gt, pred, peak)))
 
 
 def psnr_max(gt: np.ndarray, pred: np.ndarray) -> float:
