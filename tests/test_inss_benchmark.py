@@ -168,6 +168,25 @@ def test_inss_validation_is_the_whole_validation_region_through_the_model(scene_
     assert task.validate(model, "val")["rmse"] == pytest.approx(rmse(case.truth, direct), rel=1e-5)
 
 
+def test_a_training_library_comes_from_the_training_region_only(scene_file, tmp_path):
+    """``data.library.source: training``: the endmembers are pixels of the training columns (plus shade), stored in
+    the model spec; no pixel of the validation or test regions can be one."""
+    config = config_for(
+        scene_file,
+        {"name": "inss", "args": {"order": 1, "cell": 4, "widths": [4, 4, 4, 4]}},
+        data={"library": {"source": "training", "count": 5}},
+    )
+    task = make_task(config, tmp_path / "run")
+    args = task.complete_spec(config["model"])["args"]
+    assert args["library_names"][-1] == "shade" and len(args["library"]) == 6
+    train = task.pairs["train"].cube.reshape(-1, BANDS.size)
+    for name, spectrum in zip(args["library_names"][:-1], args["library"][:-1], strict=True):
+        row, column = (int(v) for v in name.removeprefix("pixel ").split(","))
+        assert column < WIDTH // 2
+        np.testing.assert_allclose(spectrum, task.pairs["train"].cube[row, column], rtol=1e-6)
+        assert np.isclose(train, spectrum, rtol=1e-6).all(axis=1).any()
+
+
 @pytest.mark.parametrize(
     "part, rows, columns",
     [

@@ -13,6 +13,8 @@ from hsinr.spectral.library import (
     load_library,
     reflectance_sets,
     resample,
+    successive_projection,
+    training_library,
 )
 
 
@@ -194,3 +196,25 @@ def test_unknown_illuminant_or_cct_is_a_config_error():
         illuminant_spectrum("sunshine")
     with pytest.raises(ConfigError, match="4000-25000 K"):
         illuminant_spectrum("D3000")
+
+
+def test_successive_projection_finds_the_pure_pixels_of_a_mixture():
+    """Three pure spectra and 200 random convex mixtures of them: the algorithm picks the three pure pixels."""
+    rng = np.random.default_rng(0)
+    pure = rng.random((3, 20))
+    abundances = rng.dirichlet(np.ones(3), size=200) * 0.9 + 0.1 / 3  # no mixture is (nearly) pure
+    pixels = np.vstack([abundances @ pure, pure])  # the pure pixels are rows 200, 201, 202
+    assert sorted(successive_projection(pixels, 3)) == [200, 201, 202]
+
+
+def test_training_library_takes_the_endmembers_of_the_cube_with_their_positions():
+    rng = np.random.default_rng(1)
+    pure = rng.random((2, 5))
+    cube = (rng.dirichlet(np.ones(2), size=(4, 6)) * 0.8 + 0.1) @ pure
+    cube[2, 3], cube[0, 5] = pure[0], pure[1]
+    library = training_library(cube, np.arange(400.0, 450.0, 10.0), 2)
+    assert sorted(library.names.tolist()) == ["pixel 0,5", "pixel 2,3"]
+    assert set(library.classes.tolist()) == {"training"}
+    np.testing.assert_array_equal(np.sort(library.spectra, axis=0), np.sort(pure, axis=0))
+    with pytest.raises(ConfigError, match="1 to 24 endmembers"):
+        training_library(cube, np.arange(400.0, 450.0, 10.0), 25)

@@ -34,6 +34,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from ..spectral.degradation import BLUR_SIGMA, BLUR_SIZE, blur_downsample, upsample_bicubic
+from ..spectral.library import successive_projection
 from .fusion_baselines import check_fusion_inputs
 from .registry import register
 
@@ -212,19 +213,6 @@ def _upsample_np(image: np.ndarray, scale: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------- CNMF
 
 
-def successive_projection(spectra: np.ndarray, count: int) -> np.ndarray:
-    """Indices of ``count`` extreme pixels of ``spectra (P, C)`` by the successive projection algorithm (the pixel of
-    largest norm, then repeatedly the largest norm after projecting out the chosen ones): initial endmembers."""
-    residual = spectra.astype(np.float64).copy()
-    chosen = []
-    for _ in range(count):
-        index = int(np.argmax((residual**2).sum(axis=1)))
-        chosen.append(index)
-        direction = residual[index] / max(np.linalg.norm(residual[index]), 1e-12)
-        residual -= np.outer(residual @ direction, direction)
-    return np.asarray(chosen)
-
-
 def _nmf_update(data, endmembers, abundances, iterations, update_endmembers, update_abundances, delta):
     """Lee-Seung multiplicative updates of ``data (B, P) ≈ endmembers (B, K) @ abundances (K, P)`` with the
     sum-to-one constraint of CNMF (a row ``delta · 1`` appended to data and endmembers)."""
@@ -253,8 +241,8 @@ def cnmf_fusion(
     """CNMF (Yokoya et al. 2012) for one pair, numpy float64: ``(h, w, C)``, ``(H, W, M)`` → ``(H, W, C)``.
 
     1. The response ``R`` ``(M, C)``: non-negative least squares fit of the degraded MSI on the LR-HSI.
-    2. HS unmixing: endmembers ``W_h`` initialised by :func:`successive_projection`, abundances ``H_h`` and then both
-       updated by NMF on the LR-HSI.
+    2. HS unmixing: endmembers ``W_h`` initialised by :func:`~hsinr.spectral.library.successive_projection`,
+       abundances ``H_h`` and then both updated by NMF on the LR-HSI.
     3. Alternately (``outer_iterations`` times): MS unmixing — ``W_m = R W_h`` fixed, HR abundances ``H_m``
        (initialised by upsampling ``H_h``) updated on the HR-MSI; HS unmixing — ``H_h = D H_m`` (the protocol's
        degradation) fixed, ``W_h`` updated on the LR-HSI.

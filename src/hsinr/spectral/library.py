@@ -11,6 +11,8 @@ Three sources of reflectance spectra:
   of the rawtoaces/ACES IDT procedure, the ColorChecker 24 (three measurements), the 30 skin tones of the PMC set, the
   CIE test colour samples (1995 and 2024) and the NIST CQS samples.
 - :func:`load_library` -- a user's ENVI spectral library (``.sli`` + ``.hdr``) or CSV table.
+- :func:`training_library` -- endmembers of the training cube itself, its most extreme pixels by the successive
+  projection algorithm (:func:`successive_projection`): spectra of the sensor and the scene's own materials.
 
 Spectra are linearly interpolated to the requested band centres; outside the measured range the first / last value
 is held (reflectances are smooth at their ends, and a library cut at 2450 nm is better continued flat than with
@@ -38,6 +40,8 @@ __all__ = [
     "illuminant_spectrum",
     "illuminant_names",
     "load_library",
+    "successive_projection",
+    "training_library",
     "reflectance_sets",
     "resample",
 ]
@@ -463,25 +467,70 @@ def illuminant_spectrum(name: str, wavelengths: np.ndarray | None = None) -> np.
     return spectrum
 
 
-def library_from_spec(spec: dict, wavelengths: np.ndarray) -> SpectralLibrary:
+def successive_projection(spectra: np.ndarray, count: int) -> np.ndarray:
+    """Indices of ``count`` extreme pixels of ``spectra (P, C)`` by the successive projection algorithm: the pixel of
+    largest norm, then repeatedly the pixel of largest norm after projecting out the ones chosen (M. C. U. Araújo et
+    al., Chemometrics and Intelligent Laboratory Systems 57(2), 2001; N. Gillis, S. A. Vavasis, "Fast and robust
+    recursive algorithms for separable nonnegative matrix factorization", IEEE TPAMI 36(4), 2014). Under the linear
+    mixing model with pure pixels present, these are the endmembers."""
+    residual = spectra.astype(np.float64).copy()
+    chosen = []
+    for _ in range(count):
+        index = int(np.argmax((residual**2).sum(axis=1)))
+        chosen.append(index)
+        direction = residual[index] / max(np.linalg.norm(residual[index]), 1e-12)
+        residual -= np.outer(residual @ direction, direction)
+    return np.asarray(chosen)
+
+
+def training_library(cube: np.ndarray, wavelengths: np.ndarray, count: int) -> SpectralLibrary:
+    """``count`` endmembers of a training cube ``(H, W, C)`` (or pixels ``(P, C)``) at its band centres ``(C,)``:
+    the pixels :func:`successive_projection` picks, named ``"pixel <row>,<column>"`` (``"pixel <index>"`` for
+    ``(P, C)`` input), class ``"training"``.
+
+    Raises:
+        ConfigError: ``count`` is not between 1 and the number of pixels.
+    """
+    pixels = cube.reshape(-1, cube.shape[-1])
+    if not 1 <= count <= len(pixels):
+        raise ConfigError(f"a training library needs 1 to {len(pixels)} endmembers (the pixels), got {count}")
+    chosen = successive_projection(pixels, count)
+    if cube.ndim == 3:
+        names = [f"pixel {i // cube.shape[1]},{i % cube.shape[1]}" for i in chosen]
+    else:
+        names = [f"pixel {i}" for i in chosen]
+    return SpectralLibrary(
+        pixels[chosen].astype(np.float64),
+        np.asarray(wavelengths, np.float64),
+        np.asarray(names),
+        np.full(count, "training"),
+    )
+
+
+def library_from_spec(spec: dict, wavelengths: np.ndarray, training_cube: np.ndarray | None = None) -> SpectralLibrary:
     """The spectral library R of a run, resampled to the cube's band centres.
 
     ``spec`` (the ``data.library`` section of a config):
 
     * ``source``: ``"earthlib"`` (default; field and laboratory spectra, see
-      :func:`earthlib_library`) or the path of a user library (ENVI ``.sli`` or CSV);
+      :func:`earthlib_library`), ``"training"`` (the ``count`` endmembers of ``training_cube`` ``(H, W, C)`` at
+      ``wavelengths``, by :func:`training_library`), or the path of a user library (ENVI ``.sli`` or CSV);
     * ``classes``: earthlib classes to keep (e.g. ``[vegetation, soil, built]``), default all;
     * ``count``: at most this many spectra, drawn at random (``seed``) from those classes (default 64; the paper uses
-      345 USGS spectra, which are not available here);
+      345 USGS spectra, which are not available here); for ``"training"``, the number of endmembers;
     * ``shade``: append an all-zero "shade" spectrum (default true) so that dark pixels (water, shadow) are
       reachable by the convex mixture.
     """
     source = spec.get("source", "earthlib")
-    if source == "earthlib":
+    count = int(spec.get("count", 64))
+    if source == "training":
+        if training_cube is None:
+            raise ConfigError("data.library.source 'training' needs a training cube (this task has none)")
+        library = training_library(training_cube, wavelengths, count)
+    elif source == "earthlib":
         library = earthlib_library(wavelengths, spec.get("classes"))
     else:
         library = load_library(source).resample(wavelengths)
-    count = int(spec.get("count", 64))
     if 0 < count < len(library):
         keep = np.sort(np.random.default_rng(int(spec.get("seed", 0))).choice(len(library), count, replace=False))
         library = SpectralLibrary(

@@ -329,7 +329,8 @@ class INSSTask:
       For Jasper Ridge (100 × 100) with the defaults: train rows 0–99 × columns 0–49, val rows 0–49 × columns
       50–99, test rows 50–99 × columns 50–99 (written to ``split.json`` with these ranges);
       ``data.rgb_wavelengths``: R, G, B wavelengths in nm (default AVIRIS bands 35/18/8); ``data.library``: see
-      :func:`hsinr.spectral.library.library_from_spec`; ``data.patch_size``, ``data.patches_per_epoch``,
+      :func:`hsinr.spectral.library.library_from_spec` (``source: training`` takes the endmembers of the training
+      region); ``data.patch_size``, ``data.patches_per_epoch``,
       ``data.augment`` as for every task.
     * ``inss``: keyword arguments of :class:`INSSLoss` (``lambda_cos``, ``lambda_hsv``, ``lambda_reg``,
       ``lambda_adv``, ``band_weighted``, ``d_every``, ``d_lr``, ...); ignored for other models.
@@ -390,7 +391,8 @@ class INSSTask:
         args = dict(spec.get("args") or {})
         if spec.get("name") == "inss":
             if "library" not in args:
-                library = library_from_spec(self.config["data"].get("library") or {}, self.wavelengths)
+                spec_library = self.config["data"].get("library") or {}
+                library = library_from_spec(spec_library, self.wavelengths, self.train_pair.cube)
                 args.update(
                     library=library.spectra.astype(np.float32).tolist(),
                     library_names=library.names.tolist(),
