@@ -1,6 +1,6 @@
 """Measured spectra: reflectance libraries and illuminant spectra, resampled to any band centres.
 
-Three sources of reflectance spectra:
+Four sources of reflectance spectra:
 
 - :func:`earthlib_library` -- the 7,261 field and laboratory spectra (400-2450 nm, 10 nm, water-absorption bands
   1360-1450 nm and 1800-1950 nm left out) that ship inside the PyPI package ``earthlib``: soils, vegetation canopies
