@@ -185,6 +185,9 @@ def test_a_training_library_comes_from_the_training_region_only(scene_file, tmp_
         assert column < WIDTH // 2
         np.testing.assert_allclose(spectrum, task.pairs["train"].cube[row, column], rtol=1e-6)
         assert np.isclose(train, spectrum, rtol=1e-6).all(axis=1).any()
+    too_many = deep_merge(config, {"data": {"library": {"count": HEIGHT * WIDTH}}})  # the training half has half
+    with pytest.raises(ConfigError, match="data.library.count"):
+        make_task(too_many, tmp_path / "too_many")
 
 
 @pytest.mark.parametrize(
