@@ -526,10 +526,10 @@ def library_from_spec(spec: dict, wavelengths: np.ndarray, training_cube: np.nda
     if source == "training":
         if training_cube is None:
             raise ConfigError("data.library.source 'training' needs a training cube (this task has none)")
-        pixels = int(np.prod(training_cube.shape[:-1]))
-        if not 1 <= count <= pixels:
-            raise ConfigError(f"data.library.count: the training region has {pixels} pixels to pick from, got {count}")
-        library = training_library(training_cube, wavelengths, count)
+        try:
+            library = training_library(training_cube, wavelengths, count)
+        except ConfigError as exc:
+            raise ConfigError(f"data.library.count: {exc}") from None
     elif source == "earthlib":
         library = earthlib_library(wavelengths, spec.get("classes"))
     else:
