@@ -103,6 +103,40 @@ def test_resume_continues_exactly(folder_dataset, tmp_path):
     assert hist_a[1]["train_loss"] == hist_b[1]["train_loss"]
 
 
+def test_save_every_writes_last_less_often_and_a_resume_repeats_the_unsaved_epochs(
+    folder_dataset, tmp_path, monkeypatch
+):
+    """last.pt every 2 epochs; killed in epoch 4, the run resumes at epoch 3 and ends as the straight run did."""
+    straight = tmp_path / "straight"
+    train(tiny_config(folder_dataset, epochs=4, save_every=2), straight, progress=False)
+    from hsinr.tasks import spectral_sr as tasks
+
+    original, calls = tasks.SpectralSRTask.loss, []
+
+    def killed_in_epoch_four(self, model, batch):
+        calls.append(1)
+        if len(calls) > 3 * 4:  # 4 steps per epoch
+            raise KeyboardInterrupt
+        return original(self, model, batch)
+
+    killed = tmp_path / "killed"
+    monkeypatch.setattr(tasks.SpectralSRTask, "loss", killed_in_epoch_four)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(folder_dataset, epochs=4, save_every=2), killed, progress=False)
+    assert read_checkpoint(killed / "last.pt")["meta"]["epoch"] == 2  # epoch 3 was not written
+    assert len((killed / "history.jsonl").read_text().splitlines()) == 3
+    monkeypatch.setattr(tasks.SpectralSRTask, "loss", original)
+    train(tiny_config(folder_dataset, epochs=4, save_every=2), killed, resume=True, progress=False)
+    a, b = read_checkpoint(straight / "last.pt"), read_checkpoint(killed / "last.pt")
+    assert a["meta"]["epoch"] == b["meta"]["epoch"] == 4
+    for key in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=0, atol=0)
+    hist_a = [json.loads(x) for x in (straight / "history.jsonl").read_text().splitlines()]
+    hist_b = [json.loads(x) for x in (killed / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in hist_b] == [1, 2, 3, 4]
+    assert [h["train_loss"] for h in hist_a] == [h["train_loss"] for h in hist_b]
+
+
 def test_weight_average_follows_its_decay_and_copies_buffers():
     from hsinr.train import update_weight_average, weight_average
 
@@ -348,3 +382,13 @@ def test_init_from_starts_from_another_runs_weights_and_refits_the_prior(folder_
     scratch["model"] = json.loads(json.dumps(TINY_MODEL))
     with pytest.raises(ConfigError, match=r"pre[/\\]last\.pt: train\.init_from holds model prior_residual"):
         train(scratch, tmp_path / "scratch", progress=False)
+
+
+def test_losses_read_in_a_group_name_the_first_non_finite_step(tmp_path):
+    from hsinr.train import _checked_losses
+
+    assert _checked_losses([torch.tensor(0.5), torch.tensor(0.25)], 0, 2, tmp_path) == [0.5, 0.25]
+    assert _checked_losses([], 0, 7, tmp_path) == []
+    group = [torch.tensor(0.5), torch.tensor(float("inf")), torch.tensor(float("nan"))]
+    with pytest.raises(TrainingError, match=r"epoch 3, step 11: loss is inf; stopped\. No checkpoint was written yet"):
+        _checked_losses(group, 2, 12, tmp_path)  # steps 10, 11, 12: the first bad one is step 11

@@ -52,6 +52,7 @@ DEFAULTS: dict = {
         "device": "auto",
         "max_minutes": None,  # wall-clock budget; checked at the end of each epoch
         "val_every": 1,
+        "save_every": 1,  # epochs between writes of last.pt (always written at the end)
         "val_tile": 512,
         "threads": None,
         "steps": None,  # budget in optimiser steps (wins over epochs when set)
@@ -387,6 +388,7 @@ SCHEMA = Section(
                 "device": Str(),  # checked when the device is opened
                 "max_minutes": Float(low=0, above=True, null=True),
                 "val_every": Int(low=1),
+                "save_every": Int(low=1),
                 "val_tile": Int(low=1),
                 "threads": Int(low=1, null=True),
                 "init_from": Str(null=True),

@@ -43,6 +43,7 @@ RESUME_MAY_CHANGE = (
     "train.device",
     "train.threads",
     "train.val_every",
+    "train.save_every",
     "train.val_tile",
     "train.compile",
     "data.root",
