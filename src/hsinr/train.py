@@ -22,8 +22,9 @@ validation PSNR; the last state when there are no validation scenes), all writte
 * ``resume=True`` continues from ``last.pt`` exactly: the patches of an epoch depend only on (seed, epoch), and the
   optimiser, scheduler and RNG states are restored, and so is the task's own training state (``extra_state``:
   INSS's discriminators and their optimiser), so the next step's loss equals the uninterrupted run's.
-* A NaN/Inf loss stops the run with :class:`~hsinr.errors.TrainingError`; checkpoints are only written after a
-  finished epoch, so the last good one stays.
+* A NaN/Inf loss stops the run with :class:`~hsinr.errors.TrainingError` naming its step; checkpoints are only
+  written after a finished epoch, so the last good one stays. On a GPU the losses are read back (and checked) every
+  25 steps, since each read waits for the queued work.
 * Models with a closed-form part (``fit_prior``, see :mod:`hsinr.models.contract`) have it fitted on the training
   pairs before the first step.
 * ``train.init_from: CHECKPOINT`` starts from another run's weights (same model spec), e.g. pre-training on
