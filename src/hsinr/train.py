@@ -56,6 +56,7 @@ from .checkpoint import read_checkpoint, rng_state_tensors, save_checkpoint, set
 from .config import save_config
 from .device import availability_problem, pick_device
 from .errors import ConfigError, TrainingError
+from .io.atomic import write_text_atomic
 from .models import make
 from .models.contract import fit_closed_form_parts, is_closed_form
 from .progress import budget_text, progress_bar
@@ -420,9 +421,7 @@ def _keep_history_until(path: Path, epochs: int) -> None:
     lines = path.read_text().splitlines(keepends=True)
     kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", 0) <= epochs]
     if len(kept) != len(lines):
-        temporary = path.with_name(path.name + ".part")
-        temporary.write_text("".join(kept))
-        os.replace(temporary, path)
+        write_text_atomic(path, "".join(kept))
 
 
 def _checked_losses(pending: list[torch.Tensor], epoch: int, step: int, run_dir: Path) -> list[float]:
