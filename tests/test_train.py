@@ -351,8 +351,10 @@ def test_benchmark_protocol_names_explicit_folds_and_each_methods_overrides():
     protocol = protocol_of(config, ["split: train 2, val 0, test 1 scenes (written to split.json)"])
     assert protocol["split"] == "1 explicit fold: train 2, val 0, test 1 scenes (written to split.json)"
     assert protocol["per-method overrides"] == "INR: train.loss=psnr, data.augment=False"
-    config["folds"] *= 2
-    assert protocol_of(config, [])["split"] == "2 explicit folds (each scene tested once)"
+    config["folds"].append({"train": ["a", "c"], "val": ["b"], "test": ["d", "e"]})
+    last_fold = "split: train 2, val 1, test 2 scenes (written to split.json)"  # the task's line: not every fold's
+    expected = "2 explicit folds (each scene tested once): train 2/2, val 0/1, test 1/2 scenes"
+    assert protocol_of(config, [last_fold])["split"] == expected
 
 
 def test_init_from_starts_from_another_runs_weights_and_refits_the_prior(folder_dataset, tmp_path):

@@ -42,6 +42,7 @@ from .complexity import count_macs, count_parameters, macs_per_pixel
 from .config import deep_merge, save_config
 from .data import save_split
 from .data.datasets import shared_cube_reads
+from .data.split import SUBSETS
 from .errors import ConfigError
 from .evaluate import evaluate_models, mean_by_method
 from .io.atomic import prepare_output_folder, write_bytes_atomic, write_text_atomic
@@ -116,7 +117,7 @@ def _run_benchmark(
                 mconfig = deep_merge(mconfig, {"data": method["data"]})
             if fold is not None:
                 run_dir.mkdir(parents=True, exist_ok=True)
-                save_split(run_dir / "split.json", {k: list(fold.get(k) or []) for k in ("train", "val", "test")})
+                save_split(run_dir / "split.json", {k: list(fold.get(k) or []) for k in SUBSETS})
             elif not only and (out_dir / "split.json").exists():  # every method shares the first one's split
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(run_dir / "split.json", (out_dir / "split.json").read_bytes())
@@ -278,9 +279,12 @@ def protocol_of(config: dict, task_lines: list[str]) -> dict:
     budget += f" (batch {tcfg.get('batch_size')} of {data.get('patch_size')}² patches; per-method overrides below)"
     if tcfg.get("max_minutes"):
         budget += f", capped at {tcfg['max_minutes']} min per method (wall clock): train_steps gives the steps run"
-    folds = len(config.get("folds") or [])
-    if folds:
-        split = f"{folds} explicit folds (each scene tested once)" if folds > 1 else "1 explicit fold"
+    folds = config.get("folds") or []
+    if len(folds) > 1:  # the task's line would describe the last fold only: every fold's sizes instead
+        sizes = ", ".join(f"{key} " + "/".join(str(len(fold.get(key) or [])) for fold in folds) for key in SUBSETS)
+        split = f"{len(folds)} explicit folds (each scene tested once): {sizes} scenes"
+    elif folds:
+        split = "1 explicit fold"
     else:
         split = f"data.split = {data.get('split')}"
     protocol = {
@@ -300,7 +304,8 @@ def protocol_of(config: dict, task_lines: list[str]) -> dict:
         key, _, text = line.partition(": ")
         key, text = (key, text) if text else ("task", line)
         if key == "split":  # the scenes the task drew with the split above
-            protocol["split"] += f": {text}"
+            if len(folds) <= 1:
+                protocol["split"] += f": {text}"
         elif key == "regions":  # the task splits one cube into regions: data.split does not apply
             protocol.pop("split")
             protocol[key] = text
