@@ -62,20 +62,23 @@ def test_norm_window_of_one_cell_is_refused():
         make({"name": "inr_hsisr", "args": {**TINY_INR, "norm_window": 1}})
 
 
-def fitted_prior_residual(consistency=False, residual=None, exposure_invariant=False):
+def prior_residual_spec(srf, consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None):
+    return {
+        "name": "prior_residual",
+        "args": {
+            "residual": residual or {"name": "inr_hsisr", "args": TINY_INR},
+            "consistency": consistency,
+            "exposure_invariant": exposure_invariant,
+            "chromaticity_gate": chromaticity_gate,
+            "srf": srf.tolist(),
+        },
+    }
+
+
+def fitted_prior_residual(consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None):
     srf = np.abs(np.random.default_rng(0).normal(size=(3, 31)))
     srf /= srf.sum(axis=1, keepdims=True)
-    model = make(
-        {
-            "name": "prior_residual",
-            "args": {
-                "residual": residual or {"name": "inr_hsisr", "args": TINY_INR},
-                "consistency": consistency,
-                "exposure_invariant": exposure_invariant,
-                "srf": srf.tolist(),
-            },
-        }
-    )
+    model = make(prior_residual_spec(srf, consistency, residual, exposure_invariant, chromaticity_gate))
     rng = np.random.default_rng(1)
     cube = rng.uniform(0.05, 1, size=(32, 32, 31)).astype(np.float32)
     model.fit_prior([(cube @ srf.T.astype(np.float32), cube)])
@@ -140,6 +143,72 @@ def test_exposure_invariant_residual_scales_with_the_light(consistency):
     torch.testing.assert_close(brighter, scaled, rtol=1e-4, atol=2e-4)
     brighter, scaled = outputs[False]
     assert (brighter - scaled).abs().max() > 1e-2, float((brighter - scaled).abs().max())
+
+
+def test_chromaticity_gate_keeps_familiar_colours_and_shrinks_unseen_ones():
+    """Weight 1 where the training pixels' chromaticity is common, ``floor`` where no bright training pixel had it
+    (dark pixels are not counted), the same at any exposure."""
+    from hsinr.models.chromaticity_gate import ChromaticityGate
+
+    reddish, bluish = np.array([0.6, 0.3, 0.1]), np.array([0.1, 0.2, 0.7])
+    training = np.tile(reddish, (16, 16, 1))
+    training[:4] = 0.001 * bluish / bluish.sum()  # dark: below the gate's `dark`, so not counted
+    gate = ChromaticityGate(threshold=0.01, floor=0.25)
+    with pytest.raises(ConfigError, match="not been fitted"):
+        gate(torch.rand(1, 3, 2, 2))
+    gate.add(training.astype(np.float32))
+    gate.finish()
+    assert gate.density.sum().item() == pytest.approx(1.0, abs=1e-6)
+    rgb = torch.tensor(np.stack([reddish, bluish, 3 * reddish, 3 * bluish]), dtype=torch.float32).T[None, :, None]
+    np.testing.assert_allclose(gate(rgb)[0, 0, 0].numpy(), [1.0, 0.25, 1.0, 0.25])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"threshold": 0, "floor": 0.5}, "threshold"),
+        ({"threshold": 1e-3, "floor": 1.5}, "floor"),
+        ({"threshold": 1e-3, "flor": 0.5}, "flor"),
+        (0.5, "threshold, floor"),
+    ],
+)
+def test_chromaticity_gate_settings_are_checked(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        fitted_prior_residual(chromaticity_gate=spec)
+
+
+@pytest.mark.parametrize("consistency", [False, True])
+def test_chromaticity_gate_shrinks_the_residual_at_inference_only(consistency, tmp_path):
+    """Training sees the whole residual; at inference a colour the training set never showed keeps ``floor`` of it
+    (the output re-renders to the input exactly all the same), a familiar one all of it; the fitted histogram travels
+    in the checkpoint."""
+    from hsinr.checkpoint import load_checkpoint, save_checkpoint
+
+    gate = {"threshold": 1e-3, "floor": 0.25}
+    torch.manual_seed(0)
+    plain, srf, cube = fitted_prior_residual(consistency=consistency)
+    torch.manual_seed(0)
+    gated, _, _ = fitted_prior_residual(consistency=consistency, chromaticity_gate=gate)
+    with torch.no_grad():
+        for a, b in zip(plain.residual.parameters(), gated.residual.parameters(), strict=True):
+            a.add_(0.05 * torch.randn_like(a))
+            b.copy_(a)
+    familiar = torch.from_numpy((cube[:16, :16] @ srf.T).astype(np.float32)).permute(2, 0, 1)[None]
+    unseen = torch.zeros(1, 3, 16, 16)
+    unseen[:, 2] = 0.5  # pure blue: no training pixel is near it
+    with torch.no_grad():
+        for rgb in (familiar, unseen):
+            torch.testing.assert_close(gated.train()(rgb), plain.train()(rgb))
+        plain.eval(), gated.eval()
+        torch.testing.assert_close(gated(familiar), plain(familiar))
+        prior = plain.prior_prediction(unseen)
+        torch.testing.assert_close(gated(unseen), prior + 0.25 * (plain(unseen) - prior), rtol=0, atol=1e-6)
+        if consistency:
+            rerendered = torch.einsum("kc,nchw->nkhw", torch.from_numpy(srf).float(), gated(unseen))
+            torch.testing.assert_close(rerendered, unseen, rtol=0, atol=1e-5)
+        save_checkpoint(tmp_path / "gated.pt", gated, prior_residual_spec(srf, consistency, chromaticity_gate=gate), {})
+        restored = load_checkpoint(tmp_path / "gated.pt")[0]
+        torch.testing.assert_close(restored(unseen), gated(unseen))
 
 
 def test_prior_residual_needs_a_response_for_consistency():

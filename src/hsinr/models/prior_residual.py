@@ -3,6 +3,7 @@
     ŷ = prior(x) + r_θ(x)                         (prior: root-polynomial least squares, fitted on the training set)
     ŷ = prior(x) + b(x) · r_θ(x / b(x))           (``exposure_invariant=True``, b(x) = the pixel's mean RGB)
     ŷ ← ŷ + P⁺ (x − P ŷ),  P⁺ = Pᵀ (P Pᵀ)⁻¹     (``consistency=True``: exact re-rendering, P ŷ = x)
+    ŷ = prior(x) + g(x) · r_θ(x)                  (``chromaticity_gate``, at inference: g = the colour's familiarity)
 
 ``x`` is the linear camera RGB ``(N, 3, H, W)``, ``P`` the ``(3, C)`` camera response (``rgb = cube @ P.T``, eq. 4 of
 the INR-HSISR paper) and ``r_θ`` any RGB → HSI network of the registry (INR-HSISR by default). The residual network's
@@ -17,6 +18,11 @@ light (measured on CAVE it loses 0.6 dB and most of the SAM gain: ``docs/benchma
 spectral reconstruction", Sensors 20(21), 2020, and "Exposure invariance in spectral reconstruction from RGB images",
 CIC 2019).
 
+With ``chromaticity_gate: {threshold, floor}`` the residual of each pixel is weighted, when the model is evaluated
+(``model.eval()``), by how often the training pixels had its chromaticity (:mod:`.chromaticity_gate`): a colour the
+training scenes never showed falls back towards the prior. Training fits the residual ungated, so the gate only
+shrinks it where it was learned from few or no pixels; a per-pixel weight keeps the exact RGB consistency.
+
 The prior is fitted by the trainer through :meth:`PriorResidual.fit_prior` before the first optimiser step (the model
 contract's closed-form part, see :mod:`hsinr.models.contract`); its matrix is a buffer, so checkpoints carry it.
 """
@@ -30,6 +36,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
+from .chromaticity_gate import ChromaticityGate
 from .least_squares import RootPolynomialLeastSquares, fit_from_pairs
 from .registry import make, register
 
@@ -61,6 +68,8 @@ class PriorResidual(nn.Module):
         exposure_invariant: feed the residual ``x / b`` and scale its output by ``b``, ``b = max(mean_k x_k,
             brightness_floor)`` per pixel (linear RGB units), so that ``f(k x) = k f(x)`` for pixels above the floor.
         brightness_floor: the smallest brightness ``b`` divides by (darker pixels are treated as this bright).
+        chromaticity_gate: ``{threshold, floor}`` (and optionally ``bins``, ``dark``, ``sigma``) of a
+            :class:`~.chromaticity_gate.ChromaticityGate` weighting the residual at inference; ``None``: no gate.
         srf: ``(3, out_bands)`` camera response, filled from the task when the config leaves it out.
     """
 
@@ -75,6 +84,7 @@ class PriorResidual(nn.Module):
         consistency: bool = False,
         exposure_invariant: bool = False,
         brightness_floor: float = 1e-3,
+        chromaticity_gate: dict | None = None,
         srf: list | None = None,
     ) -> None:
         super().__init__()
@@ -85,6 +95,12 @@ class PriorResidual(nn.Module):
             raise ConfigError(f"prior_residual: brightness_floor must be > 0, got {brightness_floor}")
         self.exposure_invariant, self.brightness_floor = bool(exposure_invariant), float(brightness_floor)
         self.prior = RootPolynomialLeastSquares(out_bands, degree)
+        if chromaticity_gate is not None and not isinstance(chromaticity_gate, dict):
+            raise ConfigError(f"prior_residual: chromaticity_gate must be {{threshold, floor}}: {chromaticity_gate}")
+        try:
+            self.gate = ChromaticityGate(**chromaticity_gate) if chromaticity_gate else None
+        except TypeError as exc:
+            raise ConfigError(f"prior_residual: chromaticity_gate: {exc}") from None
         args = {**(residual.get("args") or {}), "out_bands": out_bands}
         self.residual = make({"name": residual["name"], "args": args})
         zero_output_layer(self.residual)
@@ -102,8 +118,20 @@ class PriorResidual(nn.Module):
             self.srf = None
 
     def fit_prior(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Fit the least-squares prior on ``(rgb (H, W, 3), cube (H, W, C))`` training pairs."""
-        fit_from_pairs(self.prior, pairs, self.ridge)
+        """Fit the least-squares prior (and the chromaticity gate's histogram) on ``(rgb (H, W, 3), cube (H, W, C))``
+        training pairs, one pair at a time."""
+        gate = self.gate
+        if gate is None:
+            fit_from_pairs(self.prior, pairs, self.ridge)
+            return
+
+        def counted(pairs: Iterable[tuple[np.ndarray, np.ndarray]]):
+            for rgb, cube in pairs:
+                gate.add(rgb)
+                yield rgb, cube
+
+        fit_from_pairs(self.prior, counted(pairs), self.ridge)
+        gate.finish()
 
     def forward(self, rgb: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         """``prior(rgb) + residual(rgb)`` (then the consistency projection); ``core=(top, left, h, w)`` (see
@@ -119,6 +147,8 @@ class PriorResidual(nn.Module):
                 brightness = brightness[..., top : top + height, left : left + width]
         if brightness is not None:
             out = out * brightness
+        if self.gate is not None and not self.training:
+            out = out * self.gate(rgb)
         prior = self.prior(rgb)
         out = out + prior if torch.is_grad_enabled() else out.add_(prior)  # in place: one output-sized buffer less
         return self._project(out, rgb)
