@@ -23,7 +23,8 @@ gate keeps the exact RGB consistency (unlike ``ensemble.py --band-weights``). A 
 best uniform shrink (``g = floor`` everywhere, ``ensemble.py --blend-prior``) for comparison; the test scenes report
 the model as trained, the uniform shrink and the gate, each at its validation choice, and ``--fixed THRESHOLD FLOOR``
 (a setting chosen beforehand, e.g. from the cross-validation; runs trained without validation scenes need it).
-Prints one line per checkpoint and writes every number, every setting's included, to ``--out``.
+Prints one line per checkpoint and writes every number, every setting's included, to ``--out`` (a run without
+validation scenes is scored as trained and with ``--fixed`` only).
 """
 
 from __future__ import annotations
@@ -113,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                 gate.add(rgb)
             gate.finish()
             cases = {part: task.eval_cases(part) for part in ("val", "test")}
-        if not cases["val"]:
+        tried = settings
+        if not cases["val"]:  # nothing to choose on: only the model as trained and the fixed setting
             if not fixed:
                 parser.error(f"{path}: the run has no validation scenes to choose the gate on; give --fixed")
             del cases["val"]
-        psnr: dict = {part: {setting: [] for setting in settings} for part in cases}
-        sam: dict = {part: {setting: [] for setting in settings} for part in cases}
+            tried = [(None, 1.0), fixed]
+        psnr: dict = {part: {setting: [] for setting in tried} for part in cases}
+        sam: dict = {part: {setting: [] for setting in tried} for part in cases}
         for part, part_cases in cases.items():
             for case in part_cases:
                 rgb = case.metric_args["rgb"]
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 with torch.no_grad():
                     image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
                     prior = model.prior_prediction(image)[0].numpy().transpose(1, 2, 0)
-                for threshold, floor in settings:
+                for threshold, floor in tried:
                     gate.threshold, gate.floor = threshold or 1.0, floor
                     weight = floor if threshold is None else gate(image)[0].numpy().transpose(1, 2, 0)
                     scores = evaluate_all(case.truth, prior + weight * (prediction - prior), **case.metric_args)
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             "checkpoint": str(path),
             "scenes": [case.name for case in cases["test"]],
             "as_trained": on_test(psnr, sam, (None, 1.0)),
-            "every_setting": [on_test(psnr, sam, setting) for setting in settings],
+            "every_setting": [on_test(psnr, sam, setting) for setting in tried],
         }
         line = f"{path}: as trained {row['as_trained']['psnr']:.3f} dB"
         if "val" in cases:
