@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_checkpoint(path, "cpu")[0]
         if not hasattr(model, "prior_prediction"):
             parser.error(f"{path}: not a prior_residual model")
+        model.gate = None  # a model trained with its own gate: score its ungated residual, gated below
         with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the run stays untouched
             shutil.copy(path.parent / "split.json", Path(scratch) / "split.json")
             task = make_task(load_config(str(path.parent / "method_config.yaml")), Path(scratch))
