@@ -65,7 +65,7 @@ class ChromaticityGate(nn.Module):
         image = torch.from_numpy(np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)))[None]
         bright = (image.mean(1) > self.dark)[0]
         index = self._bin_index(image)[0][bright].numpy()
-        np.add.at(self._counts.reshape(-1), index, 1)
+        self._counts += np.bincount(index, minlength=self.bins**2).reshape(self.bins, self.bins)
 
     def finish(self) -> None:
         """Normalise and smooth the counts into ``density``; raises :class:`ConfigError` when no pixel was bright."""
