@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/ensemble.py CHECKPOINT [CHECKPOINT ...] [--dihedral] [--out FILE.json]
+    python benchmarks/ensemble.py CHECKPOINT [CHECKPOINT ...] [--dihedral] [--blend-prior [--band-weights]]
+        [--gate THRESHOLD FLOOR] [--out FILE.json]
 
 The checkpoints must come from runs of one benchmark (the first one's run folder gives the configuration,
 ``method_config.yaml``, and the split, ``split.json``), e.g. the three seeds of ``configs/recipe_seeds.yaml``::
@@ -28,6 +29,13 @@ sees a test number.
 to maximise that band's mean PSNR (the metric is a mean over bands of per-band PSNR, so the bands can be chosen one by
 one). A per-band weight on the projected residual leaves ``P ŷ = x`` only approximately: the row reports the
 back-projection error.
+
+``--gate THRESHOLD FLOOR`` (``prior_residual`` models) also scores every row with the chromaticity gate of
+:mod:`hsinr.models.chromaticity_gate` at that setting, its histogram counted over the run's training images:
+``prior + g(x) (prediction − prior)`` per pixel (the mean of gated members is the gated mean, as they share the
+training images). The models' own gates, if they were trained with one, are switched off, so every row is scored as
+trained and gated alike. The setting is fixed beforehand (runs trained on every non-test scene have no validation
+scenes to choose it on).
 """
 
 from __future__ import annotations
@@ -53,13 +61,18 @@ def blend_with_prior(prior: np.ndarray, prediction: np.ndarray, weight) -> np.nd
     return prior + weight * (prediction - prior)
 
 
-def prior_prediction(model, rgb: np.ndarray) -> np.ndarray:
-    """The ``prior_residual`` model's prediction with its residual at zero, ``(H, W, 3)`` → ``(H, W, C)``."""
+def per_pixel(function, rgb: np.ndarray) -> np.ndarray:
+    """``function`` of an ``(N, 3, H, W)`` tensor applied to one ``(H, W, 3)`` image, returned as ``(H, W, K)``."""
     import torch
 
     with torch.no_grad():
         image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
-        return model.prior_prediction(image)[0].numpy().transpose(1, 2, 0)
+        return function(image)[0].numpy().transpose(1, 2, 0)
+
+
+def prior_prediction(model, rgb: np.ndarray) -> np.ndarray:
+    """The ``prior_residual`` model's prediction with its residual at zero, ``(H, W, 3)`` → ``(H, W, C)``."""
+    return per_pixel(model.prior_prediction, rgb)
 
 
 def undo_dihedral(image: np.ndarray, op: int) -> np.ndarray:
@@ -81,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --blend-prior: one residual weight per band, chosen on validation",
     )
+    parser.add_argument(
+        "--gate",
+        nargs=2,
+        type=float,
+        metavar=("THRESHOLD", "FLOOR"),
+        help="also score every row with the chromaticity gate at this setting",
+    )
     parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
     args = parser.parse_args(argv)
     if args.band_weights and not args.blend_prior:
@@ -91,21 +111,30 @@ def main(argv: list[str] | None = None) -> int:
     from hsinr.data.patches import DIHEDRAL_OPS, dihedral
     from hsinr.infer import reconstruct
     from hsinr.metrics import band_psnr, evaluate_all
+    from hsinr.models.chromaticity_gate import ChromaticityGate
     from hsinr.tasks import make_task
 
     run_dir = args.checkpoints[0].parent
     models = [load_checkpoint(path, "cpu")[0] for path in args.checkpoints]
-    if args.blend_prior and not all(hasattr(model, "prior_prediction") for model in models):
-        parser.error("--blend-prior needs prior_residual models")
+    with_priors = bool(args.blend_prior or args.gate)
+    if with_priors and not all(hasattr(model, "prior_prediction") for model in models):
+        parser.error("--blend-prior and --gate need prior_residual models")
+    gate = ChromaticityGate(*args.gate) if args.gate else None
+    for model in models if gate else ():
+        model.gate = None  # scored as trained, then with the script's gate
     with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the runs stay untouched
         shutil.copy(run_dir / "split.json", Path(scratch) / "split.json")
         task = make_task(load_config(str(run_dir / "method_config.yaml")), Path(scratch))
         parts = ("val", "test") if args.blend_prior else ("test",)
         cases = {part: task.eval_cases(part) for part in parts}
+        for rgb, _ in task.train_pairs() if gate else ():
+            gate.add(rgb)
+    if gate:
+        gate.finish()
     if args.blend_prior and not cases["val"]:
         parser.error("--blend-prior chooses the residual's weight on validation scenes; this run's split has none")
-    if (args.dihedral or args.blend_prior) and any("rgb" not in case.metric_args for case in cases["test"]):
-        parser.error("--dihedral and --blend-prior need an RGB -> HSI run (its test cases have no RGB image)")
+    if (args.dihedral or with_priors) and any("rgb" not in case.metric_args for case in cases["test"]):
+        parser.error("--dihedral, --blend-prior and --gate need an RGB -> HSI run (its test cases have no RGB image)")
     tile = int(task.config["train"].get("val_tile", 512))
     labels = [str(path) for path in args.checkpoints] + ["mean of the predictions"]
     if args.dihedral:
@@ -116,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         """Every row's prediction of one case, and the prior each row is blended with."""
         predictions = [case.predict(model) for model in models]
         outputs = [*predictions, np.mean(predictions, axis=0)]
-        priors = [prior_prediction(model, case.metric_args["rgb"]) for model in models] if args.blend_prior else []
+        priors = [prior_prediction(model, case.metric_args["rgb"]) for model in models] if with_priors else []
         priors = [*priors, np.mean(priors, axis=0)] if priors else []
         if args.dihedral:
             views = [[predictions[k]] for k in range(len(models))]
@@ -135,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     # band_scores[part][label]: per scene, (len(BAND_RESIDUAL_WEIGHTS), C) band PSNRs; kept: the test blends' inputs
     band_scores: dict = {part: {label: [] for label in labels} for part in parts}
     kept: dict = {label: [] for label in labels}
+    gated: dict = {label: [] for label in labels}  # --gate: one metrics dict per test scene
     for part in parts:
         for case in cases[part]:
             outputs, priors = outputs_of(case)
@@ -150,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                     band_scores[part][label].append(np.stack(grid))
                     if part == "test":
                         kept[label].append((case, priors[row], prediction))
+                if gate and part == "test":
+                    weight = per_pixel(gate, case.metric_args["rgb"])  # (H, W, 1)
+                    blended = blend_with_prior(priors[row], prediction, weight)
+                    gated[label].append(evaluate_all(case.truth, blended, **case.metric_args))
 
     def mean(rows: list[dict], key: str) -> float:
         return float(np.mean([r[key] for r in rows]))
@@ -188,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
                 **{key: mean(blended_scores, key) for key in ("psnr", "sam", "backprojection_mrae")},
                 "psnr_per_scene": [round(float(s["psnr"]), 4) for s in blended_scores],
             }
+        if gate:
+            row["gated"] = {
+                "threshold": gate.threshold,
+                "floor": gate.floor,
+                **{key: mean(gated[label], key) for key in ("psnr", "sam")},
+                "psnr_per_scene": [round(float(s["psnr"]), 4) for s in gated[label]],
+            }
         result["rows"].append(row)
     for row in result["rows"]:
         print(f"{row['psnr']:.3f} dB  SAM {row['sam']:.2f}  {row['model']}")
@@ -202,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{bands['psnr']:.3f} dB  SAM {bands['sam']:.2f}  {row['model']}, residual × α_b (chosen on validation)"
             )
+        if "gated" in row:
+            print(f"{row['gated']['psnr']:.3f} dB  SAM {row['gated']['sam']:.2f}  {row['model']}, gated {args.gate}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))
