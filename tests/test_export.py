@@ -94,6 +94,17 @@ def test_the_recipe_with_consistency_and_an_exposure_invariant_residual_exports(
     assert_matches_pytorch(model, tmp_path / "recipe.onnx", 31)
 
 
+def test_the_anchored_regression_exports_in_one_piece(tmp_path):
+    """``anchored_ls`` computes its anchor similarities a block of rows at a time in PyTorch; the exported graph
+    does them at once, so it does not depend on the image size."""
+    model = make({"name": "anchored_ls", "args": {"out_bands": 8, "anchors": 4, "neighbours": 200}}).eval()
+    rng = np.random.default_rng(2)
+    rgb = rng.uniform(0.01, 1, (30, 30, 3)).astype(np.float32)
+    model.fit_prior([(rgb, np.concatenate([rgb, rgb**2, np.sqrt(rgb)[..., :2]], axis=-1))])
+    export_onnx(model, tmp_path / "anchored.onnx")
+    assert_matches_pytorch(model, tmp_path / "anchored.onnx", 8)
+
+
 class SizeBakedModel(nn.Module):
     """Multiplies by the image width through a Python float: tracing freezes the width into the graph."""
 

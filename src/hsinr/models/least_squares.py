@@ -51,6 +51,9 @@ class LeastSquaresMap(nn.Module):
     input_keys = ("rgb",)
     closed_form = True
 
+    matrix: torch.Tensor  # (terms, out_bands) float64
+    fitted: torch.Tensor  # bool
+
     def __init__(self, out_bands: int, terms: int) -> None:
         super().__init__()
         if out_bands < 1:

@@ -1,6 +1,7 @@
 """A closed-form physical prior plus a learned residual, optionally projected onto exact RGB consistency.
 
-    ŷ = prior(x) + r_θ(x)                         (prior: root-polynomial least squares, fitted on the training set)
+    ŷ = prior(x) + r_θ(x)                         (prior: root-polynomial least squares, fitted on the training set,
+                                                   or another closed-form model: ``prior: {name, args}``)
     ŷ = prior(x) + b(x) · r_θ(x / b(x))           (``exposure_invariant=True``, b(x) = the pixel's mean RGB)
     ŷ ← ŷ + P⁺ (x − P ŷ),  P⁺ = Pᵀ (P Pᵀ)⁻¹     (``consistency=True``: exact re-rendering, P ŷ = x)
     ŷ = prior(x) + g(x) · r_θ(x)                  (``chromaticity_gate``, at inference: g = the colour's familiarity)
@@ -37,6 +38,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .chromaticity_gate import ChromaticityGate
+from .contract import fit_closed_form_parts, is_closed_form
 from .least_squares import RootPolynomialLeastSquares, fit_from_pairs
 from .registry import make, register
 
@@ -64,6 +66,9 @@ class PriorResidual(nn.Module):
         out_bands: bands produced.
         degree: root-polynomial degree of the prior (1 = linear, 2, 3).
         ridge: ridge of the prior's normal equations (see :mod:`.least_squares`).
+        prior: registry spec of another closed-form RGB → HSI model to use as the prior instead of root-polynomial
+            least squares (e.g. ``{"name": "anchored_ls", "args": {"anchors": 128}}``: :mod:`.anchored_regression`);
+            ``degree`` and ``ridge`` then do not apply.
         consistency: project the output onto ``P ŷ = x`` (needs ``srf``).
         exposure_invariant: feed the residual ``x / b`` and scale its output by ``b``, ``b = max(mean_k x_k,
             brightness_floor)`` per pixel (linear RGB units), so that ``f(k x) = k f(x)`` for pixels above the floor.
@@ -85,6 +90,7 @@ class PriorResidual(nn.Module):
         exposure_invariant: bool = False,
         brightness_floor: float = 1e-3,
         chromaticity_gate: dict | None = None,
+        prior: dict | None = None,
         srf: list | None = None,
     ) -> None:
         super().__init__()
@@ -94,7 +100,14 @@ class PriorResidual(nn.Module):
         if not brightness_floor > 0:
             raise ConfigError(f"prior_residual: brightness_floor must be > 0, got {brightness_floor}")
         self.exposure_invariant, self.brightness_floor = bool(exposure_invariant), float(brightness_floor)
-        self.prior = RootPolynomialLeastSquares(out_bands, degree)
+        if prior is None:
+            self.prior: nn.Module = RootPolynomialLeastSquares(out_bands, degree)
+        elif isinstance(prior, dict) and "name" in prior:
+            self.prior = make({"name": prior["name"], "args": {**(prior.get("args") or {}), "out_bands": out_bands}})
+            if not is_closed_form(self.prior):
+                raise ConfigError(f"prior_residual: the prior {prior['name']!r} is not a closed-form model")
+        else:
+            raise ConfigError(f"prior_residual: prior must be {{name: ..., args: {{...}}}}, got {prior!r}")
         if chromaticity_gate is not None and not isinstance(chromaticity_gate, dict):
             raise ConfigError(f"prior_residual: chromaticity_gate must be {{threshold, floor}}: {chromaticity_gate}")
         try:
@@ -121,17 +134,19 @@ class PriorResidual(nn.Module):
         """Fit the least-squares prior (and the chromaticity gate's histogram) on ``(rgb (H, W, 3), cube (H, W, C))``
         training pairs, one pair at a time."""
         gate = self.gate
-        if gate is None:
-            fit_from_pairs(self.prior, pairs, self.ridge)
-            return
 
         def counted(pairs: Iterable[tuple[np.ndarray, np.ndarray]]):
             for rgb, cube in pairs:
-                gate.add(rgb)
+                if gate is not None:
+                    gate.add(rgb)
                 yield rgb, cube
 
-        fit_from_pairs(self.prior, counted(pairs), self.ridge)
-        gate.finish()
+        if isinstance(self.prior, RootPolynomialLeastSquares):
+            fit_from_pairs(self.prior, counted(pairs), self.ridge)
+        else:
+            fit_closed_form_parts(self.prior, counted(pairs))
+        if gate is not None:
+            gate.finish()
 
     def forward(self, rgb: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         """``prior(rgb) + residual(rgb)`` (then the consistency projection); ``core=(top, left, h, w)`` (see
