@@ -26,7 +26,12 @@ def test_quick_demo_writes_a_report_with_the_printed_numbers(tmp_path, capsys):
         assert figure in report
     table = json.loads((out / "synthetic" / "table.json").read_text())["rows"]
     # quick mode leaves the CNN baseline out (the full demo trains it too)
-    assert [row["method"] for row in table] == ["Linear LS", "Root-poly LS", "INR-HSISR (small, prior + residual)"]
+    assert [row["method"] for row in table] == [
+        "Linear LS",
+        "Root-poly LS",
+        "Anchored LS (A+)",
+        "INR-HSISR (small, prior + residual)",
+    ]
     assert "shipped model 'srgb' on a synthetic 8-bit sRGB photo" in printed
     assert (out / "pretrained_reconstruction_false_colour.png").stat().st_size > 1000
     for row in table:

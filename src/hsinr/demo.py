@@ -4,12 +4,13 @@
 1. Generate a synthetic dataset from measured spectra (:mod:`hsinr.data.synthetic`), RGB rendered with the Nikon 5100
    sensitivities shipped in colour-science.
 2. Train, on the same scenes, split, patches and *optimiser-step* budget (so a busy machine gives the same result):
-   the linear and root-polynomial least-squares maps, a learned CNN baseline (HSCNN-R, reduced width; not in
+   the linear and root-polynomial least-squares maps, anchored regression (A+, one root-polynomial map per colour
+   direction), a learned CNN baseline (HSCNN-R, reduced width; not in
    ``--quick``) and a small INR-HSISR with the recommended parameterisation (root-polynomial prior + INR residual,
    relighting augmentation): 300 optimiser steps each, 100 with ``--quick``.
 3. Evaluate all on held-out synthetic scenes. When real CAVE cubes are found (``--cave``, default
    ``../shared/data/cave_256``, else ``../shared/data/cave``, relative to the working directory), train the
-   least-squares maps and the INR on the training scenes of a seeded split of them under the same step budget and
+   closed-form maps and the INR on the training scenes of a seeded split of them under the same step budget and
    test on the held-out real scenes (with only a few CAVE files, evaluate the synthetic-trained models on them), RGB
    rendered by the same response.
 4. Write ``report.md`` and ``report.html`` with the tables and figures (input RGB, false colour of the
@@ -90,6 +91,7 @@ def demo_config(out_dir: Path, quick: bool) -> dict:
     config["methods"] = [
         {"label": "Linear LS", "model": {"name": "linear_ls"}},
         {"label": "Root-poly LS", "model": {"name": "root_polynomial_ls", "args": {"degree": 2}}},
+        {"label": "Anchored LS (A+)", "model": {"name": "anchored_ls"}},
         {"label": "HSCNN-R (small)", "model": {"name": "hscnn_r", "args": {"width": 32, "blocks": 4}}},
         {"label": "INR-HSISR (small, prior + residual)", "model": INR_DEMO},
     ]
@@ -155,7 +157,7 @@ def run_demo(
 def _real_cave_section(cave_dir: Path, config: dict, out_dir: Path, progress: bool) -> tuple[str, list, dict]:
     """The demo's real-scene table: ``(title, rows, protocol)``.
 
-    With a full CAVE folder (at least :data:`MIN_CAVE_TRAINING` scenes, e.g. ``cave_256``) the least-squares maps and
+    With a full CAVE folder (at least :data:`MIN_CAVE_TRAINING` scenes, e.g. ``cave_256``) the closed-form maps and
     the INR are trained on the real scenes of the seeded 60/20/20 split (the split of Table I in
     docs/benchmarks.md) under the demo's step budget and tested on its held-out scenes: a real-data result, not a
     domain-transfer one. With a few files only, the synthetic-trained models are evaluated on them.
