@@ -18,11 +18,14 @@ from hsinr.infer import reconstruct
 from hsinr.io import read_cube, read_rgb, write_rgb
 from hsinr.models import make
 from hsinr.spectral.encoding import (
+    ExposureReference,
     choose_input_encoding,
     decode_rgb,
     encode_rgb,
     exposure_factor,
+    image_level,
     reconstruct_at_exposure,
+    reference_level,
     srgb_decode,
     srgb_encode,
     stored_sample_type,
@@ -150,10 +153,13 @@ def test_exposure_normalisation_makes_any_model_equivariant():
     predict = partial(reconstruct, model=model, progress=False)
     raw, raw2 = predict(rgb), predict(2 * rgb)
     assert np.abs(raw2 - 2 * raw).max() > 0.1  # the model alone is not exposure-equivariant
-    one, k1 = reconstruct_at_exposure(rgb, predict, 0.2)
-    two, k2 = reconstruct_at_exposure(2 * rgb, predict, 0.2)
-    np.testing.assert_allclose(two, 2 * one, rtol=1e-5)
-    assert k1 == pytest.approx(0.2 / rgb.mean(dtype=np.float64)) and k2 == pytest.approx(k1 / 2)
+    for statistic in ("white", "mean"):
+        reference = ExposureReference(statistic, 0.2)
+        one, k1 = reconstruct_at_exposure(rgb, predict, reference)
+        two, k2 = reconstruct_at_exposure(2 * rgb, predict, reference)
+        np.testing.assert_allclose(two, 2 * one, rtol=1e-5)
+        assert k1 == pytest.approx(0.2 / image_level(rgb, statistic)) and k2 == pytest.approx(k1 / 2)
+    assert k1 == pytest.approx(0.2 / rgb.mean(dtype=np.float64))
     np.testing.assert_allclose(one, predict(rgb * np.float32(k1)) / k1, rtol=1e-6)  # k·x through the model, / k
     same, k = reconstruct_at_exposure(rgb, predict, None)  # no reference level: the model as it is
     assert k == 1.0 and np.array_equal(same, raw)
@@ -172,15 +178,38 @@ def test_exposure_normalisation_streams_scaled_blocks():
             self.array[y0 : y0 + block.shape[0], x0 : x0 + block.shape[1]] = block
 
     sink = Sink()
-    assert reconstruct_at_exposure(rgb, predict, 0.3, writer=sink)[0] is None
-    np.testing.assert_allclose(sink.array, reconstruct_at_exposure(rgb, predict, 0.3)[0], rtol=1e-6)
+    reference = ExposureReference("white", 0.3)
+    assert reconstruct_at_exposure(rgb, predict, reference, writer=sink)[0] is None
+    np.testing.assert_allclose(sink.array, reconstruct_at_exposure(rgb, predict, reference)[0], rtol=1e-6)
 
 
 def test_exposure_factor_refuses_a_black_image():
     with pytest.raises(DataError, match="the image is black"):
-        exposure_factor(np.zeros((3, 3, 3), np.float32), 0.2)
+        exposure_factor(np.zeros((3, 3, 3), np.float32), ExposureReference("white", 0.2))
     with pytest.raises(DataError, match="positive number"):
-        exposure_factor(np.ones((3, 3, 3), np.float32), 0.0)
+        exposure_factor(np.ones((3, 3, 3), np.float32), ExposureReference("mean", 0.0))
+
+
+def test_white_level_is_the_99th_percentile_of_the_largest_channel_and_ignores_dark_content():
+    rgb = np.zeros((10, 10, 3), np.float32)
+    rgb[..., 2] = np.arange(100, dtype=np.float32).reshape(10, 10) / 100  # the largest channel: 0.00 … 0.99
+    assert image_level(rgb, "white") == pytest.approx(np.percentile(np.arange(100) / 100, 99))  # 0.9801
+    assert image_level(rgb, "mean") == pytest.approx(0.495 / 3)
+    # half the scene turned black (a dark object, not a darker exposure): the mean halves, the white level stays
+    darker_scene = rgb.copy()
+    darker_scene[:, :5] = 0
+    assert image_level(darker_scene, "mean") < 0.6 * image_level(rgb, "mean")
+    assert image_level(darker_scene, "white") == pytest.approx(image_level(rgb, "white"), rel=0.01)
+    from hsinr.tasks import rgb_statistics  # what training records in a checkpoint's meta
+
+    stats = rgb_statistics([rgb, darker_scene])
+    assert stats["white_level"] == pytest.approx((image_level(rgb, "white") + image_level(darker_scene, "white")) / 2)
+
+
+def test_checkpoints_without_a_white_level_keep_the_mean_level():
+    assert reference_level({"rgb_stats": {"mean_level": 0.3, "white_level": 0.8}}) == ExposureReference("white", 0.8)
+    assert reference_level({"rgb_stats": {"mean_level": 0.3}}) == ExposureReference("mean", 0.3)
+    assert reference_level({}) is None
 
 
 def test_cli_and_api_apply_the_checkpoint_mean_level(tmp_path, capsys):

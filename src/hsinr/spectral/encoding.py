@@ -15,15 +15,21 @@ are display images and are decoded as sRGB; 16-bit and float files are read as l
 
 **Exposure.** A learned model is in general not exposure-equivariant (root-polynomial least squares is, a network
 is not), yet a scene photographed twice as bright must give a cube twice as bright. :func:`reconstruct_at_exposure`
-scales the linear input by ``k`` so that its mean equals the mean level of the model's training inputs (the checkpoint
-meta ``rgb_stats["mean_level"]``), runs the model, and divides the cube by ``k``. Because ``k`` is inversely
-proportional to the input's level, ``f(a·rgb) = a·f(rgb)`` for every ``a > 0`` exactly, whatever the model.
+scales the linear input by ``k`` so that its level equals the level of the model's training inputs, runs the model,
+and divides the cube by ``k``. Because ``k`` is inversely proportional to the input's level, ``f(a·rgb) = a·f(rgb)``
+for every ``a > 0`` exactly, whatever the model. The level is the image's *white level*, the 99th percentile of each
+pixel's largest channel (checkpoint meta ``rgb_stats["white_level"]``: its mean over the training images), or, for
+checkpoints written before it was recorded, the mean RGB (``rgb_stats["mean_level"]``). A scene's mean depends on
+what is in it (a dark scene is not an under-exposed one), its white level mostly on the exposure: on CAVE, scaling
+each test image to the training mean level costs the recipe 0.19 dB, scaling it to the training white level nothing
+(``docs/benchmarks.md``, "Exposure normalisation in hsinr reconstruct").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -157,24 +163,55 @@ def choose_input_encoding(path: str | Path, requested: str = "auto") -> tuple[st
 # --- exposure ----------------------------------------------------------------------------------------------------
 
 
-def exposure_factor(rgb: np.ndarray, reference_level: float) -> float:
-    """The gain ``k`` with ``mean(k · rgb) = reference_level`` for a linear RGB image ``(H, W, 3)``.
+WHITE_PERCENTILE = 99.0
+"""The percentile of each pixel's largest channel that :func:`image_level` calls an image's white level."""
 
-    Raises :class:`DataError` for a black (or negative-mean) image, which has no exposure to normalise.
+
+class ExposureReference(NamedTuple):
+    """The level an image is scaled to before a model sees it: ``statistic`` (``"white"`` or ``"mean"``, see
+    :func:`image_level`) and its value ``level`` over the model's training images."""
+
+    statistic: str
+    level: float
+
+
+def image_level(rgb: np.ndarray, statistic: str) -> float:
+    """The exposure level of a linear RGB image ``(H, W, 3)``: ``"white"``, the :data:`WHITE_PERCENTILE`-th
+    percentile of each pixel's largest channel, or ``"mean"``, its mean value. Both scale with the image:
+    ``level(a·x) = a·level(x)`` for ``a > 0``."""
+    if statistic == "white":
+        return float(np.percentile(np.asarray(rgb).max(axis=-1), WHITE_PERCENTILE))
+    if statistic == "mean":
+        return float(np.mean(rgb, dtype=np.float64))
+    raise ValueError(f"unknown exposure statistic {statistic!r}")
+
+
+def exposure_factor(rgb: np.ndarray, reference: ExposureReference) -> float:
+    """The gain ``k`` with ``level(k · rgb) = reference.level`` for a linear RGB image ``(H, W, 3)``.
+
+    Raises :class:`DataError` for a black image (no positive level), which has no exposure to normalise.
     """
-    reference_level = float(reference_level)
-    if not np.isfinite(reference_level) or reference_level <= 0:
-        raise DataError(f"reference exposure level must be a positive number, got {reference_level!r}")
-    level = float(np.mean(rgb, dtype=np.float64))
+    target = float(reference.level)
+    if not np.isfinite(target) or target <= 0:
+        raise DataError(f"reference exposure level must be a positive number, got {reference.level!r}")
+    level = image_level(rgb, reference.statistic)
     if not np.isfinite(level) or level <= 0:
-        raise DataError(f"the image is black (mean level {level:g}): there is no exposure to normalise")
-    return reference_level / level
+        raise DataError(
+            f"the image is black ({reference.statistic} level {level:g}): there is no exposure to normalise"
+        )
+    return target / level
 
 
-def reference_level(meta: dict) -> float | None:
-    """The mean linear RGB level of a checkpoint's training inputs (``meta["rgb_stats"]["mean_level"]``) or ``None``."""
-    level = (meta.get("rgb_stats") or {}).get("mean_level")
-    return float(level) if level is not None and float(level) > 0 else None
+def reference_level(meta: dict) -> ExposureReference | None:
+    """The exposure reference of a checkpoint: its training images' white level (``meta["rgb_stats"]
+    ["white_level"]``), else their mean level (``"mean_level"``, checkpoints written before the white level was
+    recorded), else ``None``."""
+    stats = meta.get("rgb_stats") or {}
+    for statistic, key in (("white", "white_level"), ("mean", "mean_level")):
+        level = stats.get(key)
+        if level is not None and float(level) > 0:
+            return ExposureReference(statistic, float(level))
+    return None
 
 
 class ScaledWriter:
@@ -191,7 +228,7 @@ class ScaledWriter:
 def reconstruct_at_exposure(
     rgb: np.ndarray,
     predict: Callable[..., np.ndarray | None],
-    reference: float | None,
+    reference: ExposureReference | None,
     *,
     writer=None,
 ) -> tuple[np.ndarray | None, float]:
@@ -201,7 +238,8 @@ def reconstruct_at_exposure(
         rgb: linear RGB ``(H, W, 3)`` float32.
         predict: ``predict(rgb)`` → cube ``(H, W, C)``, or ``predict(rgb, writer=sink)`` → ``None`` when ``writer``
             is given (for example ``functools.partial(hsinr.infer.reconstruct, model=model)``).
-        reference: target mean level (see :func:`reference_level`); ``None`` runs ``predict`` on ``rgb`` unchanged.
+        reference: the level to scale to (see :func:`reference_level`); ``None`` runs ``predict`` on ``rgb``
+            unchanged.
         writer: optional ``write(y0, x0, block)`` sink; it receives blocks already scaled back.
 
     Returns:

@@ -20,6 +20,7 @@ from .. import metrics
 from ..cube import default_wavelengths
 from ..data import save_split, split_for
 from ..errors import ConfigError
+from ..spectral.encoding import image_level
 
 
 class Task(Protocol):
@@ -170,7 +171,9 @@ def prepare_data_root(data_config: dict, run_dir: Path) -> tuple[str, Path]:
 
 
 def rgb_statistics(rgbs: list[np.ndarray]) -> dict:
-    """Summary of training inputs used to warn about a different camera later: per-scene mean chromaticity range."""
+    """Summary of training inputs: per-scene mean chromaticity range (to warn about a different camera later) and
+    their mean and white exposure levels (:func:`hsinr.spectral.encoding.image_level`, averaged over the images; what
+    ``hsinr reconstruct`` scales an input to)."""
     chroma = []
     for rgb in rgbs:
         mean = rgb.reshape(-1, 3).mean(axis=0).astype(np.float64)
@@ -180,6 +183,7 @@ def rgb_statistics(rgbs: list[np.ndarray]) -> dict:
         "chromaticity_min": chroma.min(axis=0).tolist(),
         "chromaticity_max": chroma.max(axis=0).tolist(),
         "mean_level": float(np.mean([rgb.mean() for rgb in rgbs])),
+        "white_level": float(np.mean([image_level(rgb, "white") for rgb in rgbs])),
     }
 
 
