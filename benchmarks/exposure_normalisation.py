@@ -1,0 +1,83 @@
+"""What does ``hsinr reconstruct``'s exposure normalisation cost on held-out scenes, by the level it normalises?
+
+Usage::
+
+    python benchmarks/exposure_normalisation.py CHECKPOINT [CHECKPOINT ...] [--out FILE.json]
+
+Each checkpoint is an RGB → HSI model of a benchmark run (its folder's ``method_config.yaml`` and ``split.json`` give
+the data and the split, as in ``benchmarks/ensemble.py``). Every test scene is reconstructed three ways with
+:func:`hsinr.spectral.encoding.reconstruct_at_exposure`, the function behind ``hsinr reconstruct``: as it is
+(``--keep-exposure``), scaled to the training images' mean level, and scaled to their white level (the 99th
+percentile of each pixel's largest channel; :func:`~hsinr.spectral.encoding.image_level`), the cube scaled back each
+time. The references are computed from the run's training images as training records them
+(:func:`hsinr.tasks.rgb_statistics`). Prints the mean PSNR (peak 1, mean over bands) of each way per checkpoint and
+over all, and writes every scene's PSNR and gain ``k`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
+    args = parser.parse_args(argv)
+
+    from hsinr.checkpoint import load_checkpoint
+    from hsinr.config import load_config
+    from hsinr.infer import reconstruct
+    from hsinr.metrics import psnr
+    from hsinr.spectral.encoding import ExposureReference, reconstruct_at_exposure
+    from hsinr.tasks import make_task, rgb_statistics
+
+    ways = ("as_is", "mean", "white")
+    rows = []
+    for path in args.checkpoints:
+        model = load_checkpoint(path, "cpu")[0]
+        with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the run stays untouched
+            shutil.copy(path.parent / "split.json", Path(scratch) / "split.json")
+            task = make_task(load_config(str(path.parent / "method_config.yaml")), Path(scratch))
+            stats = rgb_statistics([rgb for rgb, _ in task.train_pairs()])
+            cases = task.eval_cases("test")
+        references = {
+            "as_is": None,
+            "mean": ExposureReference("mean", stats["mean_level"]),
+            "white": ExposureReference("white", stats["white_level"]),
+        }
+        tile = int(task.config["train"].get("val_tile", 512))
+        predict = partial(reconstruct, model=model, tile=tile, progress=False)
+        scenes = []
+        for case in cases:
+            scene: dict = {"scene": case.name}
+            for way in ways:
+                cube, gain = reconstruct_at_exposure(case.metric_args["rgb"], predict, references[way])
+                scene[way] = {"psnr": psnr(case.truth, cube), "gain": gain}
+            scenes.append(scene)
+        row = {
+            "checkpoint": str(path),
+            "references": stats,
+            "scenes": scenes,
+            **{way: float(np.mean([s[way]["psnr"] for s in scenes])) for way in ways},
+        }
+        rows.append(row)
+        print(f"{path}: " + ", ".join(f"{way} {row[way]:.3f} dB" for way in ways), flush=True)
+    overall = {way: float(np.mean([s[way]["psnr"] for row in rows for s in row["scenes"]])) for way in ways}
+    print("over all test scenes: " + ", ".join(f"{way} {overall[way]:.3f} dB" for way in ways))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"rows": rows, "over_all_scenes": overall}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
