@@ -180,7 +180,8 @@ def image_level(rgb: np.ndarray, statistic: str) -> float:
     percentile of each pixel's largest channel, or ``"mean"``, its mean value. Both scale with the image:
     ``level(a·x) = a·level(x)`` for ``a > 0``."""
     if statistic == "white":
-        return float(np.percentile(np.asarray(rgb).max(axis=-1), WHITE_PERCENTILE))
+        largest = np.asarray(rgb).max(axis=-1)  # a new (H, W) array: the percentile may reorder it in place
+        return float(np.percentile(largest, WHITE_PERCENTILE, overwrite_input=True))
     if statistic == "mean":
         return float(np.mean(rgb, dtype=np.float64))
     raise ValueError(f"unknown exposure statistic {statistic!r}")
