@@ -23,8 +23,9 @@ def reconstruct(rgb, model=None, *, input="linear", keep_exposure=False, **optio
 
     ``model`` is an ``nn.Module``, a pretrained name or a checkpoint path (``None``: the default pretrained model).
     ``input`` says how ``rgb`` is encoded: ``"linear"`` or ``"srgb"`` (decoded first). A name or path brings the
-    checkpoint's training mean level, and the image is scaled to it and the cube scaled back (a photo twice as bright
-    gives a cube twice as bright) unless ``keep_exposure``; see :mod:`hsinr.spectral.encoding`.
+    checkpoint's training exposure level (white level, or mean level for older checkpoints), and the image is scaled
+    to it and the cube scaled back (a photo twice as bright gives a cube twice as bright) unless ``keep_exposure``;
+    see :mod:`hsinr.spectral.encoding`.
     ``options`` go to :func:`hsinr.infer.reconstruct` (``tile``, ``writer``, ``progress``).
     """
     from functools import partial

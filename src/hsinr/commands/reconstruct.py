@@ -31,8 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--keep-exposure",
         action="store_true",
-        help="feed the values as they are (default: scale the image to the training images' mean level "
-        "and the cube back, so a photo twice as bright gives a cube twice as bright)",
+        help="feed the values as they are (default: scale the image to the training images' exposure level "
+        "(white level; mean level for older checkpoints) and the cube back, so a photo twice as bright gives a "
+        "cube twice as bright)",
     )
     p.add_argument("-o", "--output", required=True, help="cube file: .mat (v7.3), .h5, .hdr (ENVI), .npy, .tif, .npz")
     p.add_argument(
