@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -61,17 +59,10 @@ def blend_with_prior(prior: np.ndarray, prediction: np.ndarray, weight) -> np.nd
     return prior + weight * (prediction - prior)
 
 
-def per_pixel(function, rgb: np.ndarray) -> np.ndarray:
-    """``function`` of an ``(N, 3, H, W)`` tensor applied to one ``(H, W, 3)`` image, returned as ``(H, W, K)``."""
-    import torch
-
-    with torch.no_grad():
-        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
-        return function(image)[0].numpy().transpose(1, 2, 0)
-
-
 def prior_prediction(model, rgb: np.ndarray) -> np.ndarray:
     """The ``prior_residual`` model's prediction with its residual at zero, ``(H, W, 3)`` → ``(H, W, C)``."""
+    from benchmark_runs import per_pixel  # benchmarks/, beside this script (imported here: tests load this file)
+
     return per_pixel(model.prior_prediction, rgb)
 
 
@@ -106,31 +97,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.band_weights and not args.blend_prior:
         parser.error("--band-weights needs --blend-prior")
 
+    from benchmark_runs import fitted_gate, per_pixel, run_task  # benchmarks/, beside this script
     from hsinr.checkpoint import load_checkpoint
-    from hsinr.config import load_config
     from hsinr.data.patches import DIHEDRAL_OPS, dihedral
     from hsinr.infer import reconstruct
     from hsinr.metrics import band_psnr, evaluate_all
-    from hsinr.models.chromaticity_gate import ChromaticityGate
-    from hsinr.tasks import make_task
 
     run_dir = args.checkpoints[0].parent
     models = [load_checkpoint(path, "cpu")[0] for path in args.checkpoints]
     with_priors = bool(args.blend_prior or args.gate)
     if with_priors and not all(hasattr(model, "prior_prediction") for model in models):
         parser.error("--blend-prior and --gate need prior_residual models")
-    gate = ChromaticityGate(*args.gate) if args.gate else None
-    for model in models if gate else ():
+    for model in models if args.gate else ():
         model.gate = None  # scored as trained, then with the script's gate
-    with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the runs stay untouched
-        shutil.copy(run_dir / "split.json", Path(scratch) / "split.json")
-        task = make_task(load_config(str(run_dir / "method_config.yaml")), Path(scratch))
+    with run_task(run_dir) as task:
         parts = ("val", "test") if args.blend_prior else ("test",)
         cases = {part: task.eval_cases(part) for part in parts}
-        for rgb, _ in task.train_pairs() if gate else ():
-            gate.add(rgb)
-    if gate:
-        gate.finish()
+        gate = fitted_gate(task, *args.gate) if args.gate else None
     if args.blend_prior and not cases["val"]:
         parser.error("--blend-prior chooses the residual's weight on validation scenes; this run's split has none")
     if (args.dihedral or with_priors) and any("rgb" not in case.metric_args for case in cases["test"]):

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from benchmark_runs import run_task  # benchmarks/, beside this script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,19 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from hsinr.checkpoint import load_checkpoint
-    from hsinr.config import load_config
     from hsinr.infer import reconstruct
     from hsinr.metrics import psnr
     from hsinr.spectral.encoding import ExposureReference, reconstruct_at_exposure
-    from hsinr.tasks import make_task, rgb_statistics
+    from hsinr.tasks import rgb_statistics
 
     ways = ("as_is", "mean", "white")
     rows = []
     for path in args.checkpoints:
         model = load_checkpoint(path, "cpu")[0]
-        with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the run stays untouched
-            shutil.copy(path.parent / "split.json", Path(scratch) / "split.json")
-            task = make_task(load_config(str(path.parent / "method_config.yaml")), Path(scratch))
+        with run_task(path.parent) as task:
             stats = rgb_statistics([rgb for rgb, _ in task.train_pairs()])
             cases = task.eval_cases("test")
         references = {

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from benchmark_runs import fitted_gate, per_pixel, run_task  # benchmarks/, beside this script
 
 THRESHOLDS = (1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 """Shares of the training pixels per bin above which a chromaticity keeps the whole residual."""
@@ -89,13 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
     args = parser.parse_args(argv)
 
-    import torch
-
     from hsinr.checkpoint import load_checkpoint
-    from hsinr.config import load_config
     from hsinr.metrics import evaluate_all
-    from hsinr.models.chromaticity_gate import ChromaticityGate
-    from hsinr.tasks import make_task
 
     settings = [(None, floor) for floor in FLOORS] + [(t, floor) for t in THRESHOLDS for floor in FLOORS[:-1]]
     fixed = tuple(args.fixed) if args.fixed else None
@@ -107,13 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(model, "prior_prediction"):
             parser.error(f"{path}: not a prior_residual model")
         model.gate = None  # a model trained with its own gate: score its ungated residual, gated below
-        with tempfile.TemporaryDirectory() as scratch:  # the task may write into its folder; the run stays untouched
-            shutil.copy(path.parent / "split.json", Path(scratch) / "split.json")
-            task = make_task(load_config(str(path.parent / "method_config.yaml")), Path(scratch))
-            gate = ChromaticityGate(threshold=1.0, floor=0.0)  # the settings are set below, one by one
-            for rgb, _ in task.train_pairs():
-                gate.add(rgb)
-            gate.finish()
+        with run_task(path.parent) as task:
+            gate = fitted_gate(task)  # the settings are set below, one by one
             cases = {part: task.eval_cases(part) for part in ("val", "test")}
         tried = settings
         if not cases["val"]:  # nothing to choose on: only the model as trained and the fixed setting
@@ -127,12 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             for case in part_cases:
                 rgb = case.metric_args["rgb"]
                 prediction = np.asarray(case.predict(model))
-                with torch.no_grad():
-                    image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
-                    prior = model.prior_prediction(image)[0].numpy().transpose(1, 2, 0)
+                prior = per_pixel(model.prior_prediction, rgb)
                 for threshold, floor in tried:
                     gate.threshold, gate.floor = threshold or 1.0, floor
-                    weight = floor if threshold is None else gate(image)[0].numpy().transpose(1, 2, 0)
+                    weight = floor if threshold is None else per_pixel(gate, rgb)
                     scores = evaluate_all(case.truth, prior + weight * (prediction - prior), **case.metric_args)
                     psnr[part][(threshold, floor)].append(scores["psnr"])
                     sam[part][(threshold, floor)].append(scores["sam"])
