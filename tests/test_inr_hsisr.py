@@ -112,7 +112,7 @@ def test_each_cell_uses_its_own_mlp():
         theta = model.hypernetwork(rgb)
         inputs = model.pixel_inputs(rgb)
         base = model.evaluate_mlps(inputs, theta)
-        theta[0, :, 1, 0] += 1.0  # cell row 1, column 0 -> pixels rows 4..7, cols 0..3
+        theta[0, 1, 0, :] += 1.0  # cell row 1, column 0 -> pixels rows 4..7, cols 0..3
         changed = (model.evaluate_mlps(inputs, theta) - base).abs().sum(1)[0]
     assert (changed[4:, :4] > 0).all()
     changed[4:, :4] = 0
