@@ -116,8 +116,8 @@ class LocalStatsNorm(nn.Module):
         dtype = x.dtype
         x = x.float()  # statistics in float32 even under mixed precision (variance of large activations)
         if self.mode == "local":
-            mean = self._local_mean(x)
-            var = (self._local_mean(x * x) - mean * mean).clamp_min(0.0)
+            mean, mean_square = self._local_mean(torch.cat([x, x * x], dim=1)).chunk(2, dim=1)  # one filter pass
+            var = (mean_square - mean * mean).clamp_min(0.0)
             x = (x - mean) / torch.sqrt(var + self.eps)
         elif self.mode == "instance":
             x = F.instance_norm(x, eps=self.eps)
@@ -304,14 +304,14 @@ class INRHSISR(nn.Module):
         gh, gw = h // c, w // c
         # (N, F, gh, c, gw, c) → (N·gh·gw, c·c, F): the pixels of one cell form one row block.
         x = inputs.reshape(n, f, gh, c, gw, c).permute(0, 2, 4, 3, 5, 1).reshape(n * gh * gw, c * c, f)
-        params = theta.reshape(n * gh * gw, -1)
-        offset = 0
+        # One split into every layer's weights and biases (its backward is one concatenation; a slice per tensor
+        # would allocate and zero a θ-sized gradient for each of them).
+        sizes = [size for fan_in, fan_out in self.layer_shapes for size in (fan_in * fan_out, fan_out)]
+        pieces = theta.reshape(n * gh * gw, -1).split(sizes, dim=1)
         last = len(self.layer_shapes) - 1
         for index, (fan_in, fan_out) in enumerate(self.layer_shapes):
-            weight = params[:, offset : offset + fan_in * fan_out].reshape(-1, fan_in, fan_out)
-            offset += fan_in * fan_out
-            bias = params[:, offset : offset + fan_out].unsqueeze(1)
-            offset += fan_out
+            weight = pieces[2 * index].reshape(-1, fan_in, fan_out)
+            bias = pieces[2 * index + 1].unsqueeze(1)
             # Scale by 1/sqrt(fan_in) so that predicted weights of unit size give unit-size activations.
             x = torch.baddbmm(bias, x, weight, alpha=fan_in**-0.5)
             if index < last:
