@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hsinr.infer import reconstruct
 from hsinr.models import make
@@ -117,6 +118,25 @@ def test_each_cell_uses_its_own_mlp():
     assert (changed[4:, :4] > 0).all()
     changed[4:, :4] = 0
     assert changed.sum() == 0
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_images_smaller_than_two_cells(padding):
+    """Any size from one pixel up comes back at its own size: reflection padding, which cannot reflect a one-cell
+    map, gets the input replicated up to two cells first; sizes with two cells or more keep their result."""
+    model = small(padding=padding, cell_size=4)
+    with torch.no_grad():
+        for height, width in ((1, 1), (1, 9), (5, 5), (3, 50), (17, 3)):
+            out = model(torch.rand(1, 3, height, width))
+            assert out.shape == (1, 31, height, width) and torch.isfinite(out).all()
+        # the padded size each input is computed at: multiples of the 4-px cell, at least two cells with reflection
+        for height, width, padded_height, padded_width in (
+            (9, 10, 12, 12),
+            (3, 5, 8 if padding == "reflect" else 4, 8),
+        ):
+            rgb = torch.rand(1, 3, height, width)
+            padded = F.pad(rgb, (0, padded_width - width, 0, padded_height - height), mode="replicate")
+            torch.testing.assert_close(model(rgb), model(padded)[..., :height, :width])
 
 
 @pytest.mark.parametrize("norm", ["local", "none"])

@@ -297,3 +297,15 @@ def test_training_data_names_the_extra_synthetic_scenes():
     meta["data"]["extra_train"] = {"kind": "synthetic", "synthetic": {"count": 8, "size": 256, "seed": 0}}
     meta["split"]["train"] += [f"extra/synthetic_{i}" for i in range(8)]  # the task's training subset holds both
     assert describe_training_data(meta) == "cave: cave_256 (26 training scenes) + 8 synthetic scenes"
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 40)])
+def test_shipped_default_model_reconstructs_images_smaller_than_its_cells(size, monkeypatch, tmp_path, capsys):
+    """The shipped weights (8-px cells, reflection padding) take a single pixel or a 3-px strip of a photo."""
+    monkeypatch.delenv(ENV_DIR, raising=False)
+    rng = np.random.default_rng(4)
+    write_rgb(tmp_path / "crop.png", rng.uniform(0.2, 0.7, (*size, 3)).astype(np.float32))
+    code = main(["reconstruct", str(tmp_path / "crop.png"), "-o", str(tmp_path / "cube.npy"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    cube = read_cube(tmp_path / "cube.npy").data
+    assert cube.shape == (*size, 31) and np.isfinite(cube).all() and cube.max() > 0

@@ -198,7 +198,7 @@ class INRHSISR(nn.Module):
         if frequencies < 0 or mlp_hidden_layers < 1:
             raise ValueError("frequencies must be ≥ 0 and mlp_hidden_layers ≥ 1")
         self.out_bands, self.cell_size, self.frequencies, self.coords = out_bands, cell_size, frequencies, coords
-        self.norm, self.norm_window, self.hyper_blocks = norm, norm_window, hyper_blocks
+        self.norm, self.norm_window, self.hyper_blocks, self.padding = norm, norm_window, hyper_blocks, padding
         self.rgb_gain = float(rgb_gain)
         self.omegas = encoding_frequencies(frequencies, cell_size if coords == "cell" else 64, encoding)
         self.downsampling_layers = int(math.log2(cell_size))
@@ -327,7 +327,8 @@ class INRHSISR(nn.Module):
     ) -> torch.Tensor:
         """Reconstruct ``(N, out_bands, H, W)`` from ``(N, 3, H, W)``.
 
-        Sizes that are not multiples of ``cell_size`` are padded (edge replication) and cropped back. ``origin`` and
+        Sizes that are not multiples of ``cell_size`` (or, with reflection padding, smaller than two cells) are padded
+        (edge replication) and cropped back. ``origin`` and
         ``full_size`` place a tile inside a larger image (used by tiled inference; only ``coords="image"`` and the
         cell phase depend on them). ``origin`` must be a multiple of ``cell_size``.
 
@@ -338,7 +339,10 @@ class INRHSISR(nn.Module):
         """
         h, w = rgb.shape[-2:]
         c = self.cell_size
-        pad_h, pad_w = (-h) % c, (-w) % c
+        # Reflection needs two cells in each direction (a 1-cell map cannot be reflected in the hypernetwork).
+        min_side = 2 * c if self.padding == "reflect" else c
+        pad_h = (-h) % c if h >= min_side else min_side - h
+        pad_w = (-w) % c if w >= min_side else min_side - w
         if pad_h or pad_w:
             rgb = F.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
         if core is None and (torch.is_grad_enabled() or h * w <= ONE_PASS_PIXELS):  # one pass (and export graph)
