@@ -136,6 +136,9 @@ def test_degrade_then_fuse_end_to_end(tmp_path, capsys):
     args = ["degrade", str(tmp_path / "gt.npy"), "--scale", "4", "--lr", str(tmp_path / "lr.npy")]
     assert main([*args, "--response", "band_average", "--msi", str(tmp_path / "msi.png")]) == 2
     assert "only 3 fit an image" in capsys.readouterr().err  # Landsat bands inside 400-700 nm: 4 bands
+    assert not (tmp_path / "lr.npy").exists()  # neither output is written when one of them cannot be
+    assert main([*args[:-1], str(tmp_path / "lr.xyz"), "--response", "band_average", "--msi", "m.npy"]) == 2
+    assert "lr.xyz: cannot write a cube file with extension '.xyz'" in capsys.readouterr().err
     assert main([*args, "--response", "band_average", "--msi", str(tmp_path / "msi4.npy")]) == 0
     assert read_cube(tmp_path / "msi4.npy").shape == (48, 48, 4)
     assert main([*args, "--response", str(tmp_path / "srf.mat"), "--msi", str(tmp_path / "msi.png")]) == 0
@@ -163,6 +166,9 @@ def test_degrade_then_fuse_end_to_end(tmp_path, capsys):
         )
         == 0
     )
+    fuse_args = ["fuse", "--hsi", str(tmp_path / "lr.npy"), "--msi", str(tmp_path / "msi.png")]
+    assert main([*fuse_args, "--model", str(tmp_path / "reg.pt"), "-o", str(tmp_path / "out.xyz")]) == 2
+    assert "out.xyz: cannot write a cube file" in capsys.readouterr().err  # refused before fusing
     out = read_cube(tmp_path / "out.npy").data
     assert metrics.psnr(cube[:48, :48], out) > 60  # exact up to the 16-bit quantisation of the MSI
     api = hsinr.fuse(lr.data, read_rgb(tmp_path / "msi.png"), str(tmp_path / "reg.pt"))

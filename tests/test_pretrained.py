@@ -309,3 +309,14 @@ def test_shipped_default_model_reconstructs_images_smaller_than_its_cells(size, 
     assert code == 0, capsys.readouterr().err
     cube = read_cube(tmp_path / "cube.npy").data
     assert cube.shape == (*size, 31) and np.isfinite(cube).all() and cube.max() > 0
+
+
+def test_a_black_photo_is_one_line_naming_it(monkeypatch, tmp_path, capsys):
+    """The shipped default normalises the exposure; a black image has none: exit 2, its name, the way out."""
+    monkeypatch.delenv(ENV_DIR, raising=False)
+    write_rgb(tmp_path / "black.png", np.zeros((8, 8, 3), np.float32))
+    code = main(["reconstruct", str(tmp_path / "black.png"), "-o", str(tmp_path / "cube.npy"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "black.png: the image is black" in err[-1] and "--keep-exposure" in err[-1]
+    assert not (tmp_path / "cube.npy").exists()
+    assert main(["reconstruct", str(tmp_path / "black.png"), "-o", str(tmp_path / "cube.npy"), "--keep-exposure"]) == 0

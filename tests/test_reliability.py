@@ -783,6 +783,36 @@ def test_a_file_in_a_read_only_folder_is_one_line(read_only, inputs, capsys, com
     assert list(read_only.iterdir()) == []
 
 
+CUBE_OUTPUTS = {
+    "reconstruct": lambda i, out: ["reconstruct", i["rgb"], "--model", i["model"], "-o", out, "--quiet"],
+    "synthesize": lambda i, out: ["synthesize", i["rgb"], "--model", i["inss"], "-o", out],
+    "degrade": lambda i, out: (
+        ["degrade", i["cube"], "--scale", "2", "--response", "band_average", "--lr", out]
+        + ["--msi", out.with_name("msi.npy")]
+    ),
+}
+
+
+@pytest.mark.parametrize("command", CUBE_OUTPUTS)
+def test_a_cube_extension_no_writer_knows_is_refused_before_the_work(tmp_path, inputs, capsys, command, monkeypatch):
+    """One line naming the file and the formats, exit 2, before any model is loaded or cube degraded; nothing is
+    written."""
+    import hsinr.checkpoint
+    import hsinr.pretrained
+    import hsinr.spectral.degradation
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work started before the output was checked")
+
+    for module, name in ((hsinr.pretrained, "load_model"), (hsinr.checkpoint, "load_checkpoint")):
+        monkeypatch.setattr(module, name, never)
+    monkeypatch.setattr(hsinr.spectral.degradation, "degrade_cube", never)
+    before = set(tmp_path.iterdir())
+    code, _, err = run_cli(capsys, *CUBE_OUTPUTS[command](inputs, tmp_path / "out.xyz"))
+    assert_one_line(code, err, "out.xyz: cannot write a cube file with extension '.xyz'; supported:")
+    assert set(tmp_path.iterdir()) == before
+
+
 # ------------------------------------------------------------------------------------------------ --allow-changed
 
 

@@ -38,13 +38,19 @@ def run(args) -> int:
 
     from ..cube import Cube
     from ..errors import DataError
-    from ..io import read_cube, write_cube, write_rgb
+    from ..io import check_cube_output, read_cube, write_cube, write_rgb
+    from ..io.atomic import check_output_folder
     from ..spectral.degradation import degrade_cube
 
+    msi_is_image = args.msi.suffix.lower() in IMAGE_SUFFIXES
+    check_cube_output(args.lr)  # both outputs are checked before either is written
+    if msi_is_image:
+        check_output_folder(args.msi)
+    else:
+        check_cube_output(args.msi)
     cube = read_cube(args.cube, key=args.key).check_finite()
     lr, msi, wavelengths, response = degrade_cube(cube, args.scale, args.response, sigma=args.sigma)
-    write_cube(args.lr, Cube(lr, wavelengths))
-    if args.msi.suffix.lower() in IMAGE_SUFFIXES:
+    if msi_is_image:
         if msi.shape[2] != 3:
             raise DataError(f"{args.msi}: the MSI has {msi.shape[2]} bands; only 3 fit an image, use a cube suffix")
         if msi.min() < 0 or msi.max() > 1:
@@ -52,6 +58,8 @@ def run(args) -> int:
                 f"{args.msi}: MSI values span {msi.min():.3g}..{msi.max():.3g}, outside the [0, 1] of a "
                 "16-bit image; scale the cube or write the MSI as a cube file (.npy, .mat, ...)"
             )
+    write_cube(args.lr, Cube(lr, wavelengths))
+    if msi_is_image:
         write_rgb(args.msi, msi, bits=16)
     else:
         write_cube(args.msi, Cube(msi, None))

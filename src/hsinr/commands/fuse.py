@@ -41,11 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..cube import Cube
     from ..infer import fuse
-    from ..io import read_cube, read_rgb, write_cube
+    from ..io import check_cube_output, read_cube, read_rgb, write_cube
     from ..spectral.degradation import fusion_scale
     from .reconstruct import check_device
 
     check_device(args.device)
+    check_cube_output(args.output)  # before the fusion, not after it
     model, meta = load_checkpoint(args.model)
     if tuple(getattr(model, "input_keys", ())) != ("lr_hsi", "hr_msi"):
         name = meta["spec"]["name"]

@@ -57,7 +57,13 @@ def run(args) -> int:
     from ..input_check import input_warnings
     from ..io import open_cube_writer, read_rgb, write_cube, write_rgb
     from ..pretrained import load_model
-    from ..spectral.encoding import choose_input_encoding, decode_rgb, reconstruct_at_exposure, reference_level
+    from ..spectral.encoding import (
+        choose_input_encoding,
+        decode_rgb,
+        exposure_factor,
+        reconstruct_at_exposure,
+        reference_level,
+    )
 
     check_options(args)  # before anything is loaded or written
     model, meta = load_model(args.model, args.device)
@@ -70,6 +76,11 @@ def run(args) -> int:
     rgb = decode_rgb(rgb, encoding)
     predict = partial(reconstruct, model=model, tile=args.tile, progress=not args.quiet)
     reference = None if args.keep_exposure else reference_level(meta)
+    if reference is not None:
+        try:  # a black image has no exposure to normalise: say so, naming the file, before any output is opened
+            exposure_factor(rgb, reference)
+        except DataError as exc:
+            raise DataError(f"{args.image}: {exc}; --keep-exposure reconstructs it as it is") from None
     for warning in input_warnings(rgb, meta, args.image):
         print(f"warning: {warning}", file=sys.stderr)
     wavelengths = np.asarray(meta.get("wavelengths") or np.linspace(400, 700, output_bands(model)))
@@ -123,14 +134,15 @@ def output_files(path: Path) -> set[Path]:
 
 def check_options(args) -> None:
     """Refuse options that cannot work before the model is loaded: a tile < 1, an unknown or absent device, a
-    preview that would overwrite the cube, an output that is a folder or whose folder does not exist or cannot be
-    written in (:func:`hsinr.io.atomic.check_output_folder`)."""
+    preview that would overwrite the cube, an output that is a folder, whose folder does not exist or cannot be
+    written in, or whose extension names no cube format (:func:`hsinr.io.check_cube_output`)."""
+    from ..io import check_cube_output
     from ..io.atomic import check_output_folder
 
     if args.tile is not None and args.tile < 1:
         raise DataError(f"--tile {args.tile}: the tile size is a number of pixels >= 1 (e.g. 256)")
     check_device(args.device)
-    out = check_output_folder(args.output)
+    out = check_cube_output(args.output)
     if args.preview:
         preview = Path(args.preview)
         if preview.resolve() in output_files(out):

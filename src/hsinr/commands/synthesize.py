@@ -37,15 +37,15 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..checkpoint import load_checkpoint
     from ..infer.synthesize import library_labels, synthesize, write_synthesis
-    from ..io import read_rgb
+    from ..io import check_cube_output, read_rgb
     from ..io.atomic import check_output_folder, prepare_output_folder
     from ..report.abundances import save_synthesis_figures
     from .reconstruct import check_device
 
     check_device(args.device)
-    for path in (args.output, args.abundances):  # outputs that cannot be written fail before the model runs
-        if path:
-            check_output_folder(path)
+    check_cube_output(args.output)  # outputs that cannot be written fail before the model runs
+    if args.abundances:
+        check_output_folder(args.abundances)
     if args.figures:
         prepare_output_folder(args.figures)
     model, meta = load_checkpoint(args.model, device=args.device)

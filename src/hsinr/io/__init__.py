@@ -6,11 +6,12 @@ tile by tile without holding it in memory. RGB images: :func:`read_rgb` / :func:
 """
 
 from ._shared import CubeWriter
-from .dispatch import open_cube_writer, read_cube, supported_formats, write_cube
+from .dispatch import check_cube_output, open_cube_writer, read_cube, supported_formats, write_cube
 from .rgb import read_rgb, write_rgb
 
 __all__ = [
     "CubeWriter",
+    "check_cube_output",
     "open_cube_writer",
     "read_cube",
     "read_rgb",

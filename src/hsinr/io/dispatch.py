@@ -163,6 +163,18 @@ def write_cube(path: Path | str, cube: Cube) -> None:
         raise DataError(f"{path}: cannot write {spec.name} ({type(exc).__name__}: {exc})") from exc
 
 
+def check_cube_output(path: Path | str) -> Path:
+    """``path`` as a :class:`Path` once a cube could be written there: an extension :func:`write_cube` knows, in a
+    folder that exists and may be written in. Commands call it before the work whose result it will hold.
+
+    Raises:
+        DataError: naming ``path`` and what is wrong with it.
+    """
+    path = check_output_folder(path)
+    _writing_format(path, streaming=False)
+    return path
+
+
 def open_cube_writer(path: Path | str, shape, wavelengths=None) -> CubeWriter:
     """Open a tile-by-tile writer for an ``(H, W, C)`` float32 cube: ``.h5``/``.hdf5``, ``.mat``, ENVI, ``.npy``.
 
