@@ -394,3 +394,35 @@ def test_losses_read_in_a_group_name_the_first_non_finite_step(tmp_path):
     group = [torch.tensor(0.5), torch.tensor(float("inf")), torch.tensor(float("nan"))]
     with pytest.raises(TrainingError, match=r"epoch 3, step 11: loss is inf; stopped\. No checkpoint was written yet"):
         _checked_losses(group, 2, 12, tmp_path)  # steps 10, 11, 12: the first bad one is step 11
+
+
+def test_a_misspelt_model_argument_is_refused_before_anything_is_written(folder_dataset, tmp_path):
+    config = tiny_config(folder_dataset)
+    config["model"]["args"]["hyper_widht"] = 32
+    with pytest.raises(ConfigError, match="'inr_hsisr': unknown argument 'hyper_widht'; did you mean 'hyper_width'"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    nested = {"name": "prior_residual", "args": {"residual": {"name": "inr_hsisr", "args": {"cel_size": 8}}}}
+    with pytest.raises(ConfigError, match="unknown argument 'cel_size'; did you mean 'cell_size'"):
+        train({**tiny_config(folder_dataset), "model": nested}, tmp_path / "run")
+
+
+def test_every_model_spec_in_the_shipped_configs_names_only_arguments_its_model_takes():
+    from pathlib import Path
+
+    import yaml
+
+    from hsinr.models.registry import check_spec
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+    specs = []
+    for path in configs:
+        config = yaml.safe_load(path.read_text()) or {}
+        specs += [(path.name, config["model"])] if "model" in config else []
+        specs += [(f"{path.name}: {m.get('label')}", m["model"]) for m in config.get("methods") or []]
+    assert len(specs) > 50
+    for where, spec in specs:
+        try:
+            check_spec(spec)
+        except ConfigError as exc:
+            pytest.fail(f"{where}: {exc}")

@@ -46,6 +46,7 @@ from .data.split import SUBSETS
 from .errors import ConfigError
 from .evaluate import evaluate_models, mean_by_method
 from .io.atomic import prepare_output_folder, write_bytes_atomic, write_text_atomic
+from .models.registry import check_spec
 from .report import band_grid_figure, spectra_figure, write_table
 from .tasks import make_task
 from .train import train
@@ -93,6 +94,11 @@ def _run_benchmark(
         raise ConfigError(f"--only names methods that are not in the config: {', '.join(unknown)}")
     if len({slug(label) for label in labels}) != len(labels):
         raise ConfigError(f"method labels must be unique (also as folder names): {labels}")
+    for label, method in zip(labels, methods, strict=True):  # every method's spec, before the first one trains
+        try:
+            check_spec(method["model"])
+        except ConfigError as exc:
+            raise ConfigError(f"method {label!r}: {exc}") from None
     base = {k: v for k, v in config.items() if k not in ("methods", "folds", "seeds", "evaluate")}
     folds = config.get("folds") or [None]
     seeds = [int(seed) for seed in config.get("seeds") or []]

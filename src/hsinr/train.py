@@ -59,6 +59,7 @@ from .errors import ConfigError, TrainingError
 from .io.atomic import write_text_atomic
 from .models import make
 from .models.contract import fit_closed_form_parts, is_closed_form
+from .models.registry import check_spec
 from .progress import budget_text, progress_bar
 from .run_folder import claim_run_folder
 from .tasks import make_task
@@ -144,6 +145,7 @@ def train(
         raise ConfigError(f"train.device {tcfg.get('device')!r}: {problem}; use cpu")
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
+    check_spec(config["model"])  # a misspelt model argument is refused before anything is written
     # refuses (before anything is written) a folder holding another run, a changed --resume, a second writer
     folder = claim_run_folder(run_dir, config, resume=resume, overwrite=overwrite, allow_changed=allow_changed)
     world = _Distributed(device)

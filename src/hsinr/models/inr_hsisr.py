@@ -131,6 +131,7 @@ MLP_CHUNK_PIXELS = 1 << 16
 ONE_PASS_PIXELS = 1 << 18
 
 
+@register("inr_hsisr")
 class INRHSISR(nn.Module):
     """The INR-HSISR model: RGB ``(N, 3, H, W)`` in [0, 1] → HSI ``(N, out_bands, H, W)``, any H, W.
 
@@ -397,9 +398,3 @@ class INRHSISR(nn.Module):
     def alignment(self) -> int:
         """Tile origins must be multiples of this many pixels for tiles to reproduce the whole-image pass."""
         return self.cell_size
-
-
-@register("inr_hsisr")
-def build_inr_hsisr(**args) -> INRHSISR:
-    """Registry builder; see :class:`INRHSISR` for the arguments."""
-    return INRHSISR(**args)

@@ -6,6 +6,8 @@ configuration file that made it.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable
 
 import torch.nn as nn
@@ -51,6 +53,29 @@ def make(spec: dict) -> nn.Module:
         return _BUILDERS[name](**(spec.get("args") or {}))
     except TypeError as exc:
         raise ConfigError(f"model {name!r}: {exc}") from None
+
+
+def check_spec(spec: dict) -> None:
+    """Refuse, before anything is built or written, a spec whose model is unknown or whose ``args`` name an argument
+    its builder does not take (with the closest name it does take); nested specs (an argument that is itself a
+    ``{"name": ..., "args": ...}`` of a registered model, e.g. ``prior_residual``'s ``residual``) are checked too.
+    Missing arguments are not errors here: tasks complete specs (bands, camera response) before building.
+
+    Raises:
+        ConfigError: naming the model and the argument.
+    """
+    name = str(spec.get("name"))
+    taken = inspect.signature(builder(name)).parameters
+    args = spec.get("args") or {}
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken.values()):
+        for key in args:
+            if key not in taken:
+                close = difflib.get_close_matches(str(key), list(taken), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(f"model {name!r}: unknown argument {key!r}; {hint}it takes {', '.join(taken)}")
+    for value in args.values():
+        if isinstance(value, dict) and value.get("name") in available():
+            check_spec(value)
 
 
 def _import_all() -> None:
