@@ -19,7 +19,7 @@ from hsinr.checkpoint import save_checkpoint
 from hsinr.cli import main
 from hsinr.complexity import count_parameters
 from hsinr.cube import default_wavelengths
-from hsinr.errors import ConfigError
+from hsinr.errors import ConfigError, DataError
 from hsinr.input_check import input_warnings
 from hsinr.io import read_cube, read_rgb, write_rgb
 from hsinr.models import make
@@ -320,3 +320,20 @@ def test_a_black_photo_is_one_line_naming_it(monkeypatch, tmp_path, capsys):
     assert code == 2 and "black.png: the image is black" in err[-1] and "--keep-exposure" in err[-1]
     assert not (tmp_path / "cube.npy").exists()
     assert main(["reconstruct", str(tmp_path / "black.png"), "-o", str(tmp_path / "cube.npy"), "--keep-exposure"]) == 0
+
+
+def test_the_python_api_scales_integer_arrays_by_their_type(tiny):
+    """uint8 and uint16 arrays are divided by 255 and 65535 as image files are; uint8 is decoded as sRGB by
+    default (a photo, as ``hsinr reconstruct`` decides for an 8-bit file), uint16 read as linear."""
+    import hsinr
+    from hsinr.spectral.encoding import srgb_decode
+
+    rng = np.random.default_rng(5)
+    eight = rng.integers(20, 230, (6, 7, 3), dtype=np.uint8)
+    expected = hsinr.reconstruct(srgb_decode(eight / np.float32(255)), input="linear", progress=False)
+    np.testing.assert_allclose(hsinr.reconstruct(eight, progress=False), expected, rtol=1e-5, atol=1e-7)
+    sixteen = rng.integers(5000, 60000, (6, 7, 3), dtype=np.uint16)
+    expected = hsinr.reconstruct(sixteen / np.float32(65535), progress=False)
+    np.testing.assert_allclose(hsinr.reconstruct(sixteen, progress=False), expected, rtol=1e-5, atol=1e-7)
+    with pytest.raises(DataError, match="unsupported pixel type int64"):
+        hsinr.reconstruct(eight.astype(np.int64), progress=False)

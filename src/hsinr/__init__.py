@@ -18,28 +18,35 @@ def load_model(name_or_path=None, device="cpu"):
     return _load_model(name_or_path, device)
 
 
-def reconstruct(rgb, model=None, *, input="linear", keep_exposure=False, **options):
-    """RGB ``(H, W, 3)`` float in [0, 1] → cube ``(H, W, C)`` (tiled, any size).
+def reconstruct(rgb, model=None, *, input="auto", keep_exposure=False, **options):
+    """RGB ``(H, W, 3)`` → cube ``(H, W, C)`` (tiled, any size). Floats are taken on the [0, 1] scale; uint8 arrays
+    are divided by 255 and uint16 arrays by 65535, as image files are (:func:`hsinr.io.rgb.unit_rgb`).
 
     ``model`` is an ``nn.Module``, a pretrained name or a checkpoint path (``None``: the default pretrained model).
-    ``input`` says how ``rgb`` is encoded: ``"linear"`` or ``"srgb"`` (decoded first). A name or path brings the
-    checkpoint's training exposure level (white level, or mean level for older checkpoints), and the image is scaled
-    to it and the cube scaled back (a photo twice as bright gives a cube twice as bright) unless ``keep_exposure``;
-    see :mod:`hsinr.spectral.encoding`.
+    ``input`` says how ``rgb`` is encoded: ``"linear"``, ``"srgb"`` (decoded first) or ``"auto"``, as ``hsinr
+    reconstruct --input`` decides for a file: sRGB for uint8 arrays (a photo), linear otherwise. A name or path
+    brings the checkpoint's training exposure level (white level, or mean level for older checkpoints), and the
+    image is scaled to it and the cube scaled back (a photo twice as bright gives a cube twice as bright) unless
+    ``keep_exposure``; see :mod:`hsinr.spectral.encoding`.
     ``options`` go to :func:`hsinr.infer.reconstruct` (``tile``, ``writer``, ``progress``).
     """
     from functools import partial
 
+    import numpy as np
+
     from .infer import reconstruct as _reconstruct
+    from .io.rgb import unit_rgb
     from .spectral.encoding import decode_rgb, reconstruct_at_exposure, reference_level
 
+    if input == "auto":
+        input = "srgb" if np.asarray(rgb).dtype == np.uint8 else "linear"
     meta = {}
     if not hasattr(model, "forward"):
         model, meta = load_model(model)
     reference = None if keep_exposure else reference_level(meta)
     writer = options.pop("writer", None)
     cube, _ = reconstruct_at_exposure(
-        decode_rgb(rgb, input), partial(_reconstruct, model=model, **options), reference, writer=writer
+        decode_rgb(unit_rgb(rgb), input), partial(_reconstruct, model=model, **options), reference, writer=writer
     )
     return cube
 

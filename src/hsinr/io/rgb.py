@@ -116,13 +116,20 @@ def read_rgb(path: Path | str) -> np.ndarray:
                 f"{path}: {bad} RGB values are NaN or Inf; they would spread through the "
                 "reconstruction (fix or mask them first)"
             )
-    if rgb.dtype == np.uint8:
-        return rgb.astype(np.float32) / np.float32(255)
-    if rgb.dtype == np.uint16:
-        return rgb.astype(np.float32) / np.float32(65535)
-    if rgb.dtype.kind == "f":
-        return rgb.astype(np.float32)
-    raise DataError(f"{path}: unsupported pixel type {rgb.dtype} (need 8-bit, 16-bit or float)")
+    return unit_rgb(rgb, str(path))
+
+
+def unit_rgb(samples: np.ndarray, source: str = "RGB array") -> np.ndarray:
+    """RGB samples ``(H, W, 3)`` → float32 in [0, 1] by their type: uint8 divided by 255, uint16 by 65535, floats
+    as they are (already on the [0, 1] scale). Other types raise :class:`DataError` naming ``source``."""
+    samples = np.asarray(samples)
+    if samples.dtype == np.uint8:
+        return samples.astype(np.float32) / np.float32(255)
+    if samples.dtype == np.uint16:
+        return samples.astype(np.float32) / np.float32(65535)
+    if samples.dtype.kind == "f":
+        return samples.astype(np.float32)
+    raise DataError(f"{source}: unsupported pixel type {samples.dtype} (need 8-bit, 16-bit or float)")
 
 
 def write_rgb(path: Path | str, rgb: np.ndarray, bits: int = 8) -> None:
