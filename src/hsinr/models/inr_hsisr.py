@@ -329,9 +329,9 @@ class INRHSISR(nn.Module):
         """Reconstruct ``(N, out_bands, H, W)`` from ``(N, 3, H, W)``.
 
         Sizes that are not multiples of ``cell_size`` (or, with reflection padding, smaller than two cells) are padded
-        (edge replication) and cropped back. ``origin`` and
-        ``full_size`` place a tile inside a larger image (used by tiled inference; only ``coords="image"`` and the
-        cell phase depend on them). ``origin`` must be a multiple of ``cell_size``.
+        (edge replication) and cropped back. ``origin`` and ``full_size`` place a tile inside a larger image (used by
+        tiled inference; only ``coords="image"`` and the cell phase depend on them). ``origin`` must be a multiple of
+        ``cell_size``.
 
         ``core = (top, left, height, width)``: return only that region ``(N, out_bands, height, width)`` of the
         output (``top``, ``left`` multiples of ``cell_size``). The trunk still sees the whole input, but the head and
