@@ -203,3 +203,14 @@ def test_mlp_rgb_input_is_the_pixel_colour_times_the_gain():
     model = small(rgb_gain=5.0)
     rgb = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(model.pixel_inputs(rgb)[:, :3], 5.0 * rgb)
+
+
+def test_the_head_is_a_one_by_one_convolution_emitted_channels_last():
+    """θ of every cell is the 1×1 convolution of its features (eq. 10), laid out ``(N, h, w, P)``."""
+    model = small(cell_size=4)
+    features = torch.randn(2, model.head.in_channels, 3, 5)
+    with torch.no_grad():
+        theta = model.head_parameters(features)
+        conv = F.conv2d(features, model.head.weight * model.head_multiplier, model.head.bias)
+    assert theta.shape == (2, 3, 5, model.mlp_parameters) and theta.is_contiguous()
+    torch.testing.assert_close(theta, conv.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
