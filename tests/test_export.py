@@ -75,21 +75,25 @@ def test_mst_plus_plus_exports_with_dynamic_sizes(tmp_path):
     assert_matches_pytorch(model, tmp_path / "mst.onnx", 8)
 
 
-def test_the_recipe_with_consistency_and_an_exposure_invariant_residual_exports(tmp_path):
-    """The recommended parameterisation (least-squares prior + residual, exact RGB consistency, exposure-invariant
-    residual) exports, and the graph reproduces PyTorch at every size."""
+def trained_looking_recipe(**args) -> nn.Module:
+    """``prior_residual`` over a tiny INR with exact RGB consistency and ``args``, its prior fitted to random spectra
+    and its residual moved away from zero (as after training), in eval mode."""
     torch.manual_seed(0)
     srf = np.abs(np.random.default_rng(0).normal(size=(3, 31)))
-    spec = {
-        "name": "prior_residual",
-        "args": {"residual": TINY_INR, "consistency": True, "exposure_invariant": True, "srf": srf.tolist()},
-    }
+    spec = {"name": "prior_residual", "args": {"residual": TINY_INR, "consistency": True, "srf": srf.tolist(), **args}}
     model = make(spec).eval()
     cube = np.random.default_rng(1).uniform(0.05, 1, size=(32, 32, 31)).astype(np.float32)
     model.fit_prior([(cube @ srf.T.astype(np.float32), cube)])
     with torch.no_grad():
         for p in model.residual.parameters():
             p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def test_the_recipe_with_consistency_and_an_exposure_invariant_residual_exports(tmp_path):
+    """The recommended parameterisation (least-squares prior + residual, exact RGB consistency, exposure-invariant
+    residual) exports, and the graph reproduces PyTorch at every size."""
+    model = trained_looking_recipe(exposure_invariant=True)
     export_onnx(model, tmp_path / "recipe.onnx")
     assert_matches_pytorch(model, tmp_path / "recipe.onnx", 31)
 
@@ -103,6 +107,15 @@ def test_the_anchored_regression_exports_in_one_piece(tmp_path):
     model.fit_prior([(rgb, np.concatenate([rgb, rgb**2, np.sqrt(rgb)[..., :2]], axis=-1))])
     export_onnx(model, tmp_path / "anchored.onnx")
     assert_matches_pytorch(model, tmp_path / "anchored.onnx", 8)
+
+
+def test_the_recipe_blended_with_anchored_regression_exports(tmp_path):
+    """``blend`` (the recipe's average with anchored regression at inference) is computed a few rows at a time in
+    PyTorch and in one piece in the exported graph, which reproduces PyTorch at every size."""
+    anchored = {"name": "anchored_ls", "args": {"anchors": 4, "neighbours": 200}}
+    model = trained_looking_recipe(blend=anchored, blend_weight=0.2)
+    export_onnx(model, tmp_path / "blended.onnx")
+    assert_matches_pytorch(model, tmp_path / "blended.onnx", 31)
 
 
 class SizeBakedModel(nn.Module):

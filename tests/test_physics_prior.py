@@ -62,7 +62,9 @@ def test_norm_window_of_one_cell_is_refused():
         make({"name": "inr_hsisr", "args": {**TINY_INR, "norm_window": 1}})
 
 
-def prior_residual_spec(srf, consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None):
+def prior_residual_spec(
+    srf, consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None, **extra
+):
     return {
         "name": "prior_residual",
         "args": {
@@ -71,14 +73,15 @@ def prior_residual_spec(srf, consistency=False, residual=None, exposure_invarian
             "exposure_invariant": exposure_invariant,
             "chromaticity_gate": chromaticity_gate,
             "srf": srf.tolist(),
+            **extra,
         },
     }
 
 
-def fitted_prior_residual(consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None):
+def fitted_prior_residual(consistency=False, residual=None, exposure_invariant=False, chromaticity_gate=None, **extra):
     srf = np.abs(np.random.default_rng(0).normal(size=(3, 31)))
     srf /= srf.sum(axis=1, keepdims=True)
-    model = make(prior_residual_spec(srf, consistency, residual, exposure_invariant, chromaticity_gate))
+    model = make(prior_residual_spec(srf, consistency, residual, exposure_invariant, chromaticity_gate, **extra))
     rng = np.random.default_rng(1)
     cube = rng.uniform(0.05, 1, size=(32, 32, 31)).astype(np.float32)
     model.fit_prior([(cube @ srf.T.astype(np.float32), cube)])
@@ -209,6 +212,59 @@ def test_chromaticity_gate_shrinks_the_residual_at_inference_only(consistency, t
         save_checkpoint(tmp_path / "gated.pt", gated, prior_residual_spec(srf, consistency, chromaticity_gate=gate), {})
         restored = load_checkpoint(tmp_path / "gated.pt")[0]
         torch.testing.assert_close(restored(unseen), gated(unseen))
+
+
+ANCHORED = {"name": "anchored_ls", "args": {"anchors": 4, "neighbours": 200}}
+
+
+@pytest.mark.parametrize("consistency", [False, True])
+def test_blend_averages_with_a_closed_form_model_at_inference_only(consistency, tmp_path):
+    """``blend``: training sees the model alone; at inference the output is ``(1 − w)`` the model's plus ``w``
+    anchored regression's (fitted with the prior, carried in the checkpoint), projected last so that it still
+    re-renders to the input exactly; computed a few rows at a time without a gradient, in one piece with one."""
+    from hsinr.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    plain, srf, cube = fitted_prior_residual(consistency=consistency)
+    torch.manual_seed(0)
+    blended, _, _ = fitted_prior_residual(consistency=consistency, blend=ANCHORED, blend_weight=0.3)
+    assert bool(blended.blend.fitted)
+    with torch.no_grad():
+        for a, b in zip(plain.residual.parameters(), blended.residual.parameters(), strict=True):
+            a.add_(0.05 * torch.randn_like(a))
+            b.copy_(a)
+    rgb = 0.05 + 0.5 * torch.rand(1, 3, 40, 40)  # more rows than one block of the row-by-row blend
+    with torch.no_grad():
+        torch.testing.assert_close(blended.train()(rgb), plain.train()(rgb))
+        plain.eval(), blended.eval()
+        classical = blended.blend(rgb)
+        if consistency:
+            classical = blended._project(classical, rgb)
+        expected = 0.7 * plain(rgb) + 0.3 * classical
+        torch.testing.assert_close(blended(rgb), expected, rtol=0, atol=1e-6)
+        assert (blended(rgb) - plain(rgb)).abs().max() > 1e-3
+        if consistency:
+            rerendered = torch.einsum("kc,nchw->nkhw", torch.from_numpy(srf).float(), blended(rgb))
+            torch.testing.assert_close(rerendered, rgb, rtol=0, atol=1e-5)
+    torch.testing.assert_close(blended(rgb).detach(), expected, rtol=0, atol=1e-6)  # with autograd: in one piece
+    spec = prior_residual_spec(srf, consistency, blend=ANCHORED, blend_weight=0.3)
+    save_checkpoint(tmp_path / "blended.pt", blended, spec, {})
+    restored = load_checkpoint(tmp_path / "blended.pt")[0]
+    with torch.no_grad():
+        torch.testing.assert_close(restored(rgb), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"blend": ANCHORED, "blend_weight": 1.5}, "blend_weight"),
+        ({"blend": {"name": "hscnn_r"}}, "not a closed-form model"),
+        ({"blend": "anchored_ls"}, "blend must be"),
+    ],
+)
+def test_blend_settings_are_checked(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        fitted_prior_residual(**extra)
 
 
 def test_prior_residual_needs_a_response_for_consistency():
