@@ -1,9 +1,12 @@
 """Helpers for scripts that re-evaluate the checkpoints of ``hsinr benchmark`` runs (``ensemble.py``,
-``novelty_gate.py``, ``exposure_normalisation.py``): the run's task, a fitted chromaticity gate, per-pixel maps."""
+``novelty_gate.py``, ``anchored_blend.py``, ``exposure_normalisation.py``): the run's task, a fitted chromaticity
+gate, per-pixel maps, their command-line options and JSON output."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,3 +46,21 @@ def per_pixel(function, rgb: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
         return function(image)[0].numpy().transpose(1, 2, 0)
+
+
+def add_gate_setting(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A ``flag THRESHOLD FLOOR`` option: one setting of the chromaticity gate."""
+    parser.add_argument(flag, nargs=2, type=float, metavar=("THRESHOLD", "FLOOR"), help=help)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The checkpoints to re-evaluate and ``--out``."""
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
+
+
+def write_json(path: Path | None, result: dict) -> None:
+    """``result`` as indented JSON in ``path`` (its folder created); nothing when ``path`` is ``None``."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2))

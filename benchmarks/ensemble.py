@@ -41,9 +41,7 @@ scenes to choose it on).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -74,8 +72,10 @@ def undo_dihedral(image: np.ndarray, op: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark_runs import add_common_options, add_gate_setting, write_json  # benchmarks/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
+    add_common_options(parser)
     parser.add_argument("--dihedral", action="store_true", help="also average each model over the 8 dihedral views")
     parser.add_argument(
         "--blend-prior", action="store_true", help="also shrink each learned residual, its weight chosen on validation"
@@ -85,14 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --blend-prior: one residual weight per band, chosen on validation",
     )
-    parser.add_argument(
-        "--gate",
-        nargs=2,
-        type=float,
-        metavar=("THRESHOLD", "FLOOR"),
-        help="also score every row with the chromaticity gate at this setting",
-    )
-    parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
+    add_gate_setting(parser, "--gate", "also score every row with the chromaticity gate at this setting")
     args = parser.parse_args(argv)
     if args.band_weights and not args.blend_prior:
         parser.error("--band-weights needs --blend-prior")
@@ -228,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "gated" in row:
             print(f"{row['gated']['psnr']:.3f} dB  SAM {row['gated']['sam']:.2f}  {row['model']}, gated {args.gate}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result)
     return 0
 
 

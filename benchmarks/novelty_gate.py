@@ -30,13 +30,18 @@ validation scenes is scored as trained and with ``--fixed`` only).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from benchmark_runs import fitted_gate, per_pixel, run_task  # benchmarks/, beside this script
+from benchmark_runs import (  # benchmarks/, beside this script
+    add_common_options,
+    add_gate_setting,
+    fitted_gate,
+    per_pixel,
+    run_task,
+    write_json,
+)
 
 THRESHOLDS = (1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 """Shares of the training pixels per bin above which a chromaticity keeps the whole residual."""
@@ -78,15 +83,10 @@ def one_setting_for_all(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument(
-        "--fixed",
-        nargs=2,
-        type=float,
-        metavar=("THRESHOLD", "FLOOR"),
-        help="also report this setting, chosen beforehand (runs without validation scenes need it)",
+    add_common_options(parser)
+    add_gate_setting(
+        parser, "--fixed", "also report this setting, chosen beforehand (runs without validation scenes need it)"
     )
-    parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
     args = parser.parse_args(argv)
 
     from hsinr.checkpoint import load_checkpoint
@@ -155,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if all(key in row for row in rows):
             result[f"mean_gain_db_{key}"] = float(np.mean([r[key]["psnr"] - r["as_trained"]["psnr"] for r in rows]))
             print(f"mean gain over the models as trained, {key}: {result[f'mean_gain_db_{key}']:+.3f} dB")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result)
     return 0
 
 
