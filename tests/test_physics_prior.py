@@ -395,12 +395,20 @@ def test_a_trained_model_is_at_least_as_good_on_whole_images_as_on_training_size
         assert psnr(cube, whole) >= psnr(cube, tiles), scene
 
 
-@pytest.mark.parametrize("exposure_invariant", [False, True])
-def test_prior_plus_residual_core_output_and_tiling_equal_the_whole_image(exposure_invariant):
-    """The recipe's exact halo tiling (core-only residual, region-only prior) equals its whole-image pass."""
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"exposure_invariant": False},
+        {"exposure_invariant": True},
+        {"chromaticity_gate": {"threshold": 2e-3, "floor": 0.75}, "blend": ANCHORED},  # the recipe as shipped
+    ],
+)
+def test_prior_plus_residual_core_output_and_tiling_equal_the_whole_image(extra):
+    """The recipe's exact halo tiling (core-only residual, region-only prior, gate and blend) equals its whole-image
+    pass."""
     from hsinr.infer import reconstruct
 
-    model, srf, cube = fitted_prior_residual(consistency=True, exposure_invariant=exposure_invariant)
+    model, srf, cube = fitted_prior_residual(consistency=True, **extra)
     with torch.no_grad():
         for p in model.residual.parameters():
             p.add_(0.05 * torch.randn_like(p))
