@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     prior = per_pixel(model.prior_prediction, rgb)
                     prediction = prior + per_pixel(gate, rgb) * (prediction - prior)
                 for count, anchored in classical_models.items():
-                    classical = per_pixel(lambda x, a=anchored, m=model: m._project(a(x), x), rgb)
+                    classical = per_pixel(lambda x, a=anchored, m=model: m.project(a(x), x), rgb)
                     for w in args.weights:
                         blended = (1 - w) * prediction + w * classical
                         scores[count, w].append((psnr(case.truth, blended), sam(case.truth, blended)))

@@ -239,7 +239,7 @@ def test_blend_averages_with_a_closed_form_model_at_inference_only(consistency, 
         plain.eval(), blended.eval()
         classical = blended.blend(rgb)
         if consistency:
-            classical = blended._project(classical, rgb)
+            classical = blended.project(classical, rgb)
         expected = 0.7 * plain(rgb) + 0.3 * classical
         torch.testing.assert_close(blended(rgb), expected, rtol=0, atol=1e-6)
         assert (blended(rgb) - plain(rgb)).abs().max() > 1e-3

@@ -187,7 +187,7 @@ class PriorResidual(nn.Module):
         out = out + prior if torch.is_grad_enabled() else out.add_(prior)  # in place: one output-sized buffer less
         if self.blend is not None and not self.training:
             out = self._blend(out, rgb)
-        return self._project(out, rgb)
+        return self.project(out, rgb)
 
     def _blend(self, out: torch.Tensor, rgb: torch.Tensor, rows: int = 16) -> torch.Tensor:
         """``(1 − w) out + w c(x)``, computed in place ``rows`` image rows at a time when no gradient is needed (the
@@ -205,10 +205,12 @@ class PriorResidual(nn.Module):
         least-squares prior (projected onto ``P ŷ = x`` when ``consistency``). ``forward`` = this + the residual's
         metameric-black part; a blend ``prior + α (forward − prior)`` shrinks the learned part
         (``benchmarks/ensemble.py --blend-prior``)."""
-        return self._project(self.prior(rgb), rgb)
+        return self.project(self.prior(rgb), rgb)
 
-    def _project(self, out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
-        """``out + P⁺ (x − P out)`` when ``consistency`` (exact re-rendering), else ``out`` unchanged."""
+    def project(self, out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        """``out + P⁺ (x − P out)`` when ``consistency`` (exact re-rendering), else ``out`` unchanged: any
+        ``(N, C, H, W)`` prediction for the ``(N, 3, H, W)`` input ``x`` made to re-render to it, as the model's own
+        outputs do."""
         if not self.consistency:
             return out
         error = rgb - torch.einsum("kc,nchw->nkhw", self.srf.to(out.dtype), out)
