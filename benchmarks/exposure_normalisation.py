@@ -17,20 +17,17 @@ over all, and writes every scene's PSNR and gain ``k`` to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-from benchmark_runs import run_task  # benchmarks/, beside this script
+from benchmark_runs import add_common_options, run_task, write_json  # benchmarks/, beside this script
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, help="JSON file for the results (default: print only)")
+    add_common_options(parser)
     args = parser.parse_args(argv)
 
     from hsinr.checkpoint import load_checkpoint
@@ -70,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: " + ", ".join(f"{way} {row[way]:.3f} dB" for way in ways), flush=True)
     overall = {way: float(np.mean([s[way]["psnr"] for row in rows for s in row["scenes"]])) for way in ways}
     print("over all test scenes: " + ", ".join(f"{way} {overall[way]:.3f} dB" for way in ways))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"rows": rows, "over_all_scenes": overall}, indent=2))
+    write_json(args.out, {"rows": rows, "over_all_scenes": overall})
     return 0
 
 
