@@ -99,6 +99,8 @@ def export_onnx(
             # Size-dependent branches are traced on purpose (see the module docstring) and checked afterwards.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
+            # Reflection padding exports as reversed slices, which torch's constant folding skips (and says so).
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
             try:
                 torch.onnx.export(
                     wrapper,
