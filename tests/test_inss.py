@@ -105,7 +105,8 @@ def test_one_pixel_matches_an_explicit_evaluation_of_eq5_with_its_cell_parameter
     rgb = torch.rand(1, 3, 16, 16)  # a multiple of the padding: no padding involved
     with torch.no_grad():
         out = model.decompose(rgb)
-        abundances, features = model.abundance_net(rgb)
+        logits, features = model.abundance_net(rgb)
+        abundances = torch.softmax(logits, dim=1)  # eq. 8
         params = model.transform(features[2])  # cell 4 -> the decoder feature at 1/4
     y, x = 9, 6  # cell (2, 1), position (1, 2) inside it
     cell_params = params[0, :, y // 4, x // 4]
@@ -143,9 +144,74 @@ def test_mlp_parameter_count_follows_the_paper_layer_sizes():
     assert model.transform[0].padding == (1, 1, 1, 1)  # reflection padding before the 3x3 convolution
 
 
+def mixture_scene(library: np.ndarray, size=16, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rgb, cube, abundances)`` of a scene whose pixels mix the library's non-zero spectra with abundances that
+    sum to less than one (the rest is shade); its RGB is three of its bands, so the abundances are a linear function
+    of the RGB when the library has three non-zero spectra."""
+    rng = np.random.default_rng(seed)
+    mixed = rng.dirichlet(np.ones(4), size=size * size)[:, :3]  # three materials, the fourth share is shade
+    abundances = np.concatenate([mixed, 1 - mixed.sum(1, keepdims=True)], axis=1)
+    cube = (abundances @ library).reshape(size, size, -1)
+    return cube[..., [9, 5, 1]].copy(), cube, abundances
+
+
+def test_the_abundance_prior_recovers_linear_abundances_and_the_model_starts_at_it():
+    """Three materials plus shade, RGB = three of the bands: the materials' abundances are linear in the RGB, so a
+    degree-1 prior fitted on the scene recovers them, the shade takes the rest, and INSS's linear part starts at the
+    mixture (its whole output, for order 1), with abundances that sum to one."""
+    library = np.concatenate([tiny_library(count=3), np.zeros((1, 12), np.float32)])
+    rgb, cube, abundances = mixture_scene(library)
+    image = torch.from_numpy(rgb.transpose(2, 0, 1))[None].float()
+    for order in (1, 3):
+        torch.manual_seed(order)
+        model = tiny_model(order=order, library=library, abundance_prior={"degree": 1})
+        with pytest.raises(ConfigError, match="not been fitted"):
+            model(image)
+        model.fit_prior([(rgb, cube)])
+        out = model.decompose(image)
+        expected = torch.from_numpy(abundances.T.reshape(4, 16, 16)).float()[None]
+        torch.testing.assert_close(out.abundances, expected, atol=1e-3, rtol=0)  # floor 1e-4, ridge
+        torch.testing.assert_close(out.abundances.sum(1), torch.ones(1, 16, 16), atol=1e-6, rtol=0)
+        truth = torch.from_numpy(cube.transpose(2, 0, 1))[None].float()
+        torch.testing.assert_close(out.linear, truth, atol=1e-3, rtol=0)
+        if order == 1:
+            torch.testing.assert_close(out.cube, out.linear, atol=0, rtol=0)
+
+
+def test_the_abundance_prior_travels_in_the_checkpoint(tmp_path):
+    from hsinr.checkpoint import load_checkpoint, save_checkpoint
+
+    library = np.concatenate([tiny_library(count=3), np.zeros((1, 12), np.float32)])
+    rgb, cube, _ = mixture_scene(library)
+    spec = {
+        "name": "inss",
+        "args": {
+            "library": library.tolist(),
+            "order": 2,
+            "cell": 4,
+            "widths": [8, 8, 8, 8],
+            "abundance_prior": {"degree": 2},
+        },
+    }
+    model = make(spec).eval()
+    model.fit_prior([(rgb, cube)])
+    save_checkpoint(tmp_path / "m.pt", model, spec, {})
+    loaded = load_checkpoint(tmp_path / "m.pt", "cpu")[0].eval()
+    image = torch.from_numpy(rgb.transpose(2, 0, 1))[None].float()
+    torch.testing.assert_close(loaded(image), model(image), atol=0, rtol=0)
+
+
 @pytest.mark.parametrize(
     "args",
-    [{"cell": 6}, {"out_bands": 31}, {"widths": [8, 8, 8]}, {"order": 0}, {"library_names": ["a"]}],
+    [
+        {"cell": 6},
+        {"out_bands": 31},
+        {"widths": [8, 8, 8]},
+        {"order": 0},
+        {"library_names": ["a"]},
+        {"abundance_prior": {"degree": 4}},
+        {"abundance_prior": {"degre": 2}},
+    ],
 )
 def test_builder_rejects_inconsistent_arguments(args):
     with pytest.raises(ConfigError):

@@ -27,6 +27,16 @@ Sections III-A to III-E (``../shared/papers/004_2b4072f1357c83f3.txt``).
 * **Positional encoding E** (eq. 7): ``sin/cos(2π p_x / 2^k), sin/cos(2π p_y / 2^k)``, k = 1…log2 D, where
   (p_x, p_y) is the pixel's offset in pixels from the centre of its cell.
 
+**Abundance prior** (``abundance_prior: {degree: d}``; not in the paper, off by default): the training spectra are
+unmixed onto the library (non-negative least squares per pixel), a root-polynomial map of degree ``d`` from RGB to
+those abundances is fitted in closed form (:mod:`.least_squares`; homogeneous, so a brighter pixel gets
+proportionally more of every material), the library's all-zero "shade" spectrum, when it has one, takes what the
+materials leave below a sum of one, and F's logits become ``log(a_prior(x)) + head(x)`` (``a_prior`` clipped at
+``PRIOR_FLOOR`` and normalised to sum one) with the head's last layer zero at the start. INSS then starts at the
+closed-form estimate ``t ⊙ (A_prior R)`` (exactly, for ``order = 1``) and learns a correction of the abundances, as
+``prior_residual`` does for spectra; the physical structure (non-negative abundances summing to one over a fixed
+library) is kept.
+
 Inputs are RGB images ``(N, 3, H, W)`` on the scale of the training cubes (for AVIRIS: reflectance ≈ 0–1, the RGB
 being three of the cube's bands). Any H, W: the image is padded (edge replication) to a multiple of 2^(n−1) and the
 outputs are cropped back. With ``order = 1`` the model is exactly the linear mixture ``t ⊙ (A R)`` (Table II exp. 6).
@@ -35,17 +45,22 @@ outputs are cropped back. With ``order = 1`` the model is exactly the linear mix
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from .least_squares import RootPolynomialLeastSquares
 from .registry import register
 
 LEAKY_SLOPE = 0.2
 RESPONSE_SCALE = 0.1  # the output activation is RESPONSE_SCALE · tanh (Sec. III-E-2)
+PRIOR_FLOOR = 1e-4  # the abundance prior's smallest abundance before its logarithm
+PRIOR_PIXELS = 20_000  # pixels per training pair unmixed for the abundance prior (NNLS per pixel)
 
 
 class INSSOutput(NamedTuple):
@@ -146,7 +161,7 @@ class AbundanceUNet(nn.Module):
         self.head = nn.Sequential(_group_norm(widths[0]), nn.Conv2d(widths[0], library_size, 1))
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Returns ``(abundances, decoder_features)``; ``decoder_features[j]`` is at 1/2^j of the input size."""
+        """Returns ``(abundance logits, decoder_features)``; ``decoder_features[j]`` is at 1/2^j of the input size."""
         skips = []
         x = self.stem(rgb)
         for block in self.encoder:
@@ -159,7 +174,7 @@ class AbundanceUNet(nn.Module):
             x = self.decoder[level](self.up[level](x) + skips[level])
             features.append(x)
         features.reverse()
-        return torch.softmax(self.head(x), dim=1), features
+        return self.head(x), features
 
 
 class INSS(nn.Module):
@@ -175,6 +190,8 @@ class INSS(nn.Module):
         transform_width: channels of T's 3×3 convolution (64).
         detach_features: stop the gradient between T and F (Table II "Detach" ablation).
         library_names, library_classes: optional labels, one per spectrum, for the abundance maps.
+        abundance_prior: degree of the closed-form abundance prior (module docstring), or ``None`` (the paper's F).
+            The prior is fitted by :meth:`fit_prior` (``hsinr train`` does it before the first step).
     """
 
     input_keys = ("rgb",)
@@ -190,6 +207,7 @@ class INSS(nn.Module):
         detach_features: bool = False,
         library_names: list[str] | None = None,
         library_classes: list[str] | None = None,
+        abundance_prior: int | None = None,
     ):
         super().__init__()
         self.library_names, self.library_classes = library_names, library_classes
@@ -200,6 +218,14 @@ class INSS(nn.Module):
         self.register_buffer("library", library, persistent=False)  # rebuilt from the spec, never trained
         self.t = nn.Parameter(torch.ones(bands))
         self.abundance_net = AbundanceUNet(library_size, list(widths))
+        self.abundance_prior: RootPolynomialLeastSquares | None = None
+        zero_spectra = torch.nonzero(~library.bool().any(dim=1)).flatten().tolist()
+        self.shade: int | None = zero_spectra[0] if zero_spectra else None  # the "shade" spectrum of the library
+        if abundance_prior is not None:
+            self.abundance_prior = RootPolynomialLeastSquares(library_size, abundance_prior)
+            head = self.abundance_net.head[-1]
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
         self.mlp_inputs = library_size + 4 * int(math.log2(cell))
         self.params_per_mlp = (self.mlp_inputs + 1) * hidden + (hidden + 1) * library_size
         if order > 1:
@@ -233,7 +259,10 @@ class INSS(nn.Module):
         pad_h, pad_w = (-height) % m, (-width) % m
         if pad_h or pad_w:
             rgb = F.pad(rgb, (0, pad_w, 0, pad_h), mode="replicate")
-        abundances, features = self.abundance_net(rgb)
+        logits, features = self.abundance_net(rgb)
+        if self.abundance_prior is not None:
+            logits = logits + self.prior_log_abundances(rgb)
+        abundances = torch.softmax(logits, dim=1)
         hp, wp = rgb.shape[2], rgb.shape[3]
         d = self.cell
         rows, cols = hp // d, wp // d
@@ -258,6 +287,40 @@ class INSS(nn.Module):
             abundances=abundances[:, :, :height, :width],
             t=self.t,
         )
+
+    def prior_log_abundances(self, rgb: torch.Tensor) -> torch.Tensor:
+        """``log`` of the closed-form abundances ``(N, N_g, H, W)`` of RGB ``(N, 3, H, W)``: the prior's map, the shade
+        spectrum (if any) completing the sum to one, clipped at ``PRIOR_FLOOR`` and normalised to sum one per pixel."""
+        prior = self.abundance_prior
+        if prior is None or not bool(prior.fitted):
+            raise ConfigError("inss: the abundance prior has not been fitted: train the model (hsinr train) first")
+        abundances = prior(rgb).clamp_min(PRIOR_FLOOR)
+        if self.shade is not None:
+            materials = abundances.sum(1, keepdim=True) - abundances[:, self.shade : self.shade + 1]
+            shade = (1.0 - materials).clamp_min(PRIOR_FLOOR)
+            abundances = torch.cat([abundances[:, : self.shade], shade, abundances[:, self.shade + 1 :]], dim=1)
+        return torch.log(abundances / abundances.sum(1, keepdim=True))
+
+    def fit_prior(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Fit the abundance prior on training ``(rgb (H, W, 3), cube (H, W, bands))`` pairs: every pixel's spectrum
+        (at most ``PRIOR_PIXELS`` per pair, evenly spaced) unmixed onto the library by non-negative least squares
+        (:func:`scipy.optimize.nnls`), then the root-polynomial map from RGB to those abundances by least squares.
+        Nothing to do without a prior."""
+        from scipy.optimize import nnls
+
+        if self.abundance_prior is None:
+            return
+        library = self.library.double().numpy()
+        rgb_rows, abundance_rows = [], []
+        for rgb, cube in pairs:
+            rgb = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+            spectra = np.asarray(cube, dtype=np.float64).reshape(len(rgb), -1)
+            keep = np.linspace(0, len(rgb) - 1, min(len(rgb), PRIOR_PIXELS)).round().astype(int)
+            rgb_rows.append(rgb[keep])
+            abundance_rows.append(np.stack([nnls(library.T, spectrum)[0] for spectrum in spectra[keep]]))
+        if not rgb_rows:
+            raise DataError("inss: no training pairs to fit the abundance prior on")
+        self.abundance_prior.fit(np.concatenate(rgb_rows), np.concatenate(abundance_rows))
 
     def _mixing_response(self, mlp_input: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """x^k of eq. 4: the per-cell MLP ``(in → hidden → N_g → bands)`` with output weights R, 0.1·tanh.
@@ -292,12 +355,14 @@ def build_inss(
     library_names: list[str] | None = None,
     library_classes: list[str] | None = None,
     out_bands: int | None = None,
+    abundance_prior: dict | None = None,
 ) -> INSS:
     """Build :class:`INSS` from JSON-able arguments; inconsistent values raise :class:`ConfigError`.
 
     ``library`` is stored in the checkpoint spec so that a checkpoint is self-describing; ``library_names`` and
     ``library_classes`` (one string per spectrum) label the abundance maps written by ``hsinr synthesize``.
     ``out_bands``, when given, must equal the library's band count (the library fixes the output bands).
+    ``abundance_prior``: ``{degree: d}`` (``d`` = 1, 2 or 3) for the closed-form abundance prior, ``None`` for none.
     """
     spectra = torch.as_tensor(library, dtype=torch.float32)
     if spectra.ndim != 2 or spectra.shape[0] < 1 or spectra.shape[1] < 1:
@@ -315,6 +380,12 @@ def build_inss(
             f"inss: {len(widths)} U-Net levels halve the image {len(widths) - 1} times; cell={cell} needs at least "
             f"{int(math.log2(cell)) + 2} levels"
         )
+    prior_degree = None
+    if abundance_prior is not None:
+        unknown = set(abundance_prior) - {"degree"}
+        prior_degree = abundance_prior.get("degree", 2)
+        if unknown or prior_degree not in (1, 2, 3):
+            raise ConfigError(f"inss: abundance_prior must be {{degree: 1, 2 or 3}}, got {abundance_prior}")
     for label, values in (("library_names", library_names), ("library_classes", library_classes)):
         if values is not None and len(values) != spectra.shape[0]:
             raise ConfigError(f"inss: {len(values)} {label} for {spectra.shape[0]} library spectra")
@@ -328,4 +399,5 @@ def build_inss(
         detach_features,
         list(library_names) if library_names is not None else None,
         list(library_classes) if library_classes is not None else None,
+        prior_degree,
     )
