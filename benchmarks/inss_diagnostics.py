@@ -18,6 +18,10 @@ Prints Markdown tables and writes ``<bench>/diagnostics.json``:
 4. **Objective terms** (INSS) — the terms of eq. 18 on 8 training patches of the seed, each multiplied by its λ, as
    fractions of the total: which term the optimiser is mostly minimising.
 5. **Curves** — training loss and validation PSNR at every validation (from ``history.jsonl``).
+6. **The abundance prior alone** (INSS with ``abundance_prior``) — what its closed-form abundances give through the
+   library (``softmax(log a_prior) R``, t = 1) on train / val / test: where the trained model started; and the same
+   map's abundances clipped at 0 only, without the sum to one that INSS's softmax imposes (what the convex mixture
+   costs).
 """
 
 from __future__ import annotations
@@ -114,6 +118,20 @@ def main() -> None:
                 "sam": sam(pair.cube[..., valid], pred[..., valid]),
                 "backprojection_mrae": backprojection_mrae(pred, pair.rgb, picks),
             }
+        if getattr(model, "abundance_prior", None) is not None:
+            row["prior_alone"], row["prior_without_sum_to_one"] = {}, {}
+            for subset in ("train", "val", "test"):
+                pair = run_task.pairs[subset]
+                rgb = torch.from_numpy(pair.rgb.transpose(2, 0, 1).copy())[None]
+                with torch.no_grad():
+                    convex = torch.softmax(model.prior_log_abundances(rgb), dim=1)
+                    unconstrained = model.abundance_prior(rgb).clamp_min(0)
+                for key, abundances in (("prior_alone", convex), ("prior_without_sum_to_one", unconstrained)):
+                    pred = torch.einsum("ngyx,gb->yxb", abundances, model.library).numpy()
+                    row[key][subset] = {
+                        "psnr": psnr(pair.cube[..., valid], pred[..., valid]),
+                        "sam": sam(pair.cube[..., valid], pred[..., valid]),
+                    }
         if run_task.objective is not None:
             rgb = torch.from_numpy(run_task.pairs["test"].rgb.transpose(2, 0, 1).copy())[None]
             with torch.no_grad():
@@ -146,6 +164,18 @@ def main() -> None:
             f"{ab.get('entropy_nats', float('nan')):.2f} | {ab.get('effective_spectra', float('nan')):.1f} | "
             f"{ab.get('spectra_above_1pct', '')} | {shares} |"
         )
+    priors = {name: row for name, row in report["runs"].items() if "prior_alone" in row}
+    if priors:
+        print("\n## The abundance prior alone (t = 1, no training)\n")
+        print("| run | abundances | train PSNR | val PSNR | test PSNR | test SAM |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for name, row in priors.items():
+            for key, label in (("prior_alone", "sum to one"), ("prior_without_sum_to_one", "≥ 0 only")):
+                prior = row[key]
+                print(
+                    f"| {name} | {label} | {prior['train']['psnr']:.2f} | {prior['val']['psnr']:.2f} | "
+                    f"{prior['test']['psnr']:.2f} | {prior['test']['sam']:.2f} |"
+                )
     print("\n## Curves (step, training loss, validation PSNR)\n")
     for name, row in report["runs"].items():
         points = "; ".join(f"{s}: {loss:.4f} / {v:.2f}" for s, loss, v in row["curve"] if loss is not None)
