@@ -55,6 +55,14 @@ def mean_over(rows: list[dict], part: str, setting: str, key: str = "psnr") -> f
     return float(np.mean(values)) if len(values) == len(rows) else None
 
 
+def scene_mean(rows: list[dict], setting: str, key: str = "psnr") -> float:
+    """The mean test ``key`` (PSNR or SAM) over every test scene of ``rows`` (each scene once per checkpoint; folds of
+    different sizes weigh by their scenes, as a cross-validation's "over the 26 scenes" does)."""
+    scores = [row["test"][setting] for row in rows]
+    scenes = np.array([len(score["psnr_per_scene"]) for score in scores])
+    return float(np.dot([score[key] for score in scores], scenes) / scenes.sum())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_options(parser)
@@ -124,14 +132,19 @@ def main(argv: list[str] | None = None) -> int:
         name(s): {
             "val_psnr": mean_over(rows, "val", name(s)),
             "psnr": mean_over(rows, "test", name(s)),
+            "psnr_over_scenes": scene_mean(rows, name(s)),
             "sam": mean_over(rows, "test", name(s), "sam"),
+            "sam_over_scenes": scene_mean(rows, name(s), "sam"),
         }
         for s in settings
     }
     result: dict = {"rows": rows, "mean_over_checkpoints": summary}
     for key, mean in summary.items():
         val = f", validation {mean['val_psnr']:.3f} dB" if mean["val_psnr"] is not None else ""
-        print(f"anchors:w {key}: test {mean['psnr']:.3f} dB / SAM {mean['sam']:.2f}{val}")
+        print(
+            f"anchors:w {key}: test {mean['psnr']:.3f} dB / SAM {mean['sam']:.2f} (mean over checkpoints), "
+            f"{mean['psnr_over_scenes']:.3f} dB / SAM {mean['sam_over_scenes']:.2f} (over every test scene){val}"
+        )
     if all("val" in row for row in rows):
         result["one_setting_for_all"] = max(summary, key=lambda key: summary[key]["val_psnr"] or 0.0)
         print(f"one setting for all {len(rows)} models (best mean validation PSNR): {result['one_setting_for_all']}")
