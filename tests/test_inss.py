@@ -211,6 +211,7 @@ def test_the_abundance_prior_travels_in_the_checkpoint(tmp_path):
         {"library_names": ["a"]},
         {"abundance_prior": {"degree": 4}},
         {"abundance_prior": {"degre": 2}},
+        {"abundance_prior": 2},
     ],
 )
 def test_builder_rejects_inconsistent_arguments(args):

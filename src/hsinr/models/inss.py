@@ -382,9 +382,9 @@ def build_inss(
         )
     prior_degree = None
     if abundance_prior is not None:
-        unknown = set(abundance_prior) - {"degree"}
-        prior_degree = abundance_prior.get("degree", 2)
-        if unknown or prior_degree not in (1, 2, 3):
+        settings = abundance_prior if isinstance(abundance_prior, dict) else {"": abundance_prior}
+        prior_degree = settings.get("degree", 2)
+        if set(settings) - {"degree"} or prior_degree not in (1, 2, 3):
             raise ConfigError(f"inss: abundance_prior must be {{degree: 1, 2 or 3}}, got {abundance_prior}")
     for label, values in (("library_names", library_names), ("library_classes", library_classes)):
         if values is not None and len(values) != spectra.shape[0]:
