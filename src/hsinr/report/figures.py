@@ -6,6 +6,7 @@ matplotlib's Agg backend (no display needed).
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -92,13 +93,14 @@ def band_grid_figure(
     for i, (name, err) in enumerate(errors.items(), start=1):
         for j in range(len(bands)):
             im = axes[i, j].imshow(err[..., j], cmap="inferno", vmin=0, vmax=vmax)
-        axes[i, 0].set_ylabel(name, fontsize=8)
+        axes[i, 0].set_ylabel(textwrap.fill(name, 18), fontsize=8)  # long method names over two or three lines
     axes[0, 0].set_ylabel("ground truth", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     if predictions:
-        fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), shrink=0.8, label="|error|")
+        # taken from every row's width alike, so the error maps stay under the ground-truth bands
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="|error|")
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
