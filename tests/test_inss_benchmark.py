@@ -293,15 +293,22 @@ def test_jasper_ridge_test_case_is_the_bottom_right_square_with_187_bands(tmp_pa
     assert not np.any((case.wavelengths >= 1350) & (case.wavelengths <= 1450))
 
 
-def test_resumed_inss_run_equals_the_uninterrupted_one_discriminators_included(scene_file, tmp_path, monkeypatch):
+@pytest.mark.parametrize("abundance_prior", [None, {"degree": 2}])
+def test_resumed_inss_run_equals_the_uninterrupted_one_discriminators_included(
+    scene_file, tmp_path, monkeypatch, abundance_prior
+):
     """6 steps straight (cosine schedule over 6) == the same run killed after its first 3-step epoch and resumed with
-    ``--resume``: generator and discriminator weights, their optimisers and the losses of every epoch."""
+    ``--resume``: generator and discriminator weights, their optimisers and the losses of every epoch; with the
+    abundance prior, its fitted map comes back from the checkpoint too."""
     import hsinr.train as trainer
     from hsinr.checkpoint import read_checkpoint
 
+    spec = tiny_inss(order=2)
+    if abundance_prior is not None:
+        spec["args"]["abundance_prior"] = abundance_prior
     config = config_for(
         scene_file,
-        tiny_inss(order=2),
+        spec,
         data={"patches_per_epoch": 6},
         inss={"lambda_adv": 0.01, "d_every": 2, "spectra_per_batch": 16},
         train={"steps": 6, "schedule": "cosine"},
@@ -327,6 +334,7 @@ def test_resumed_inss_run_equals_the_uninterrupted_one_discriminators_included(s
     trainer.train(config, tmp_path / "resumed", resume=True, progress=False)
 
     a, b = (read_checkpoint(tmp_path / run / "last.pt", training=True) for run in ("straight", "resumed"))
+    assert ("abundance_prior.matrix" in a["state_dict"]) == (abundance_prior is not None)
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6)
     da, db = a["training"]["task"]["discriminators"], b["training"]["task"]["discriminators"]
